@@ -107,7 +107,9 @@ def _load_cached(voxel_size: tuple[float, float, float], shape: tuple[int, int, 
         brain = np.argwhere(img[3].numpy() > 0.5)
         centre = (brain.min(axis=0) + brain.max(axis=0)) / 2.0
         img = BorderPad(spatial_border=list(shape))(img)
-        img = SpatialCrop(roi_center=[int(round(c)) + s for c, s in zip(centre, shape, strict=True)], roi_size=shape)(img)
+        img = SpatialCrop(roi_center=[int(round(c)) + s for c, s in zip(centre, shape, strict=True)], roi_size=shape)(
+            img
+        )
     arr = img.numpy().astype(np.float32)
     gm, wm, t1, mask = (np.clip(a, 0.0, 1.0) for a in arr)
     # partial-volume mask after resampling; CSF fills what GM and WM leave inside it

@@ -70,8 +70,16 @@ def random_deformation(
         smoothness: Gaussian width of the velocity field, voxels.
         affine: 4 x 4 voxel affine about the image centre (e.g. from :func:`random_affine`); identity if None.
     """
-    velocity = torch.from_numpy(random_velocity(shape, rng, max_displacement, smoothness))[None]
-    u = DVF2DDF(num_steps=7, mode="bilinear", padding_mode="border")(velocity)[0].numpy()
+    # the field is smooth: make and integrate it on a grid ``factor`` times coarser, then upsample
+    factor = max(1, int(smoothness // 4))
+    coarse = [max(2, -(-int(n) // factor)) for n in shape]
+    ratio = np.array([(n - 1) / (c - 1) for n, c in zip(shape, coarse, strict=True)])
+    velocity = random_velocity(coarse, rng, max_displacement / ratio.mean(), smoothness / factor)
+    u_coarse = DVF2DDF(num_steps=7, mode="bilinear", padding_mode="border")(torch.from_numpy(velocity)[None])
+    u_full = torch.nn.functional.interpolate(
+        u_coarse, size=tuple(int(n) for n in shape), mode="trilinear", align_corners=True
+    )
+    u = u_full[0].numpy() * ratio[:, None, None, None]
     grid = np.stack(np.meshgrid(*[np.arange(s, dtype=np.float64) for s in shape], indexing="ij"))
     q = grid + u
     if affine is not None:

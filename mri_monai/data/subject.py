@@ -78,7 +78,7 @@ def make_subject(
     shape: Sequence[int] | None = None,
     contrasts: Sequence[str] = ("t1w", "t2w"),
     tumour: bool = False,
-    max_displacement: float = 3.0,
+    max_displacement_mm: float = 6.0,
     deformation_smoothness_mm: float = 16.0,
     bias_strength: float = 0.15,
     relaxation_jitter: float = 0.05,
@@ -93,7 +93,7 @@ def make_subject(
         contrasts: any of :data:`CONTRASTS` (``t1ce`` is T1w after gadolinium; it differs from ``t1w``
             only inside an enhancing tumour).
         tumour: add a tumour (necrotic core, enhancing rim, oedema) with BraTS labels.
-        max_displacement: velocity magnitude of the non-linear deformation, in voxels.
+        max_displacement_mm: velocity magnitude of the non-linear deformation, in mm.
         deformation_smoothness_mm: spatial scale of the non-linear deformation.
         bias_strength: log-amplitude of the receive bias field (0 disables it).
         relaxation_jitter: relative per-subject variation of T1, T2 and PD (0 disables it).
@@ -112,7 +112,9 @@ def make_subject(
     vs = np.asarray(maps.voxel_size)
     if deform:
         smooth_vox = deformation_smoothness_mm / float(vs.mean())
-        ddf = random_deformation(maps.shape, rng, max_displacement, smooth_vox, random_affine(rng))
+        ddf = random_deformation(
+            maps.shape, rng, max_displacement_mm / float(vs.mean()), smooth_vox, random_affine(rng)
+        )
     else:
         ddf = np.zeros((3, *maps.shape), dtype=np.float32)
     stacked = warp(np.stack([maps.gm, maps.wm, maps.csf, maps.mask]), ddf)
@@ -152,5 +154,5 @@ def make_subject(
         affine=maps.affine.copy(),
         seed=seed,
         tumour_labels=None if tumour_maps is None else tumour_maps.labels,
-        parameters={"max_displacement": max_displacement, "bias_strength": bias_strength},
+        parameters={"max_displacement_mm": max_displacement_mm, "bias_strength": bias_strength},
     )

@@ -1,0 +1,262 @@
+"""``make-data``: synthetic subjects written to disk for each task, with a MONAI datalist.
+
+Every task writes ``<out>/sub-XXX/...`` files, ``<out>/datalist.json`` with ``training``,
+``validation`` and ``test`` lists (paths relative to the datalist's folder, as MONAI's
+``load_decathlon_datalist`` expects), and ``<out>/NOTICE.txt`` with the MNI152 copyright notice.
+
+=================  ==========  ===============  ============================================================
+task               voxel (mm)  grid (X, Y, Z)   datalist entry
+=================  ==========  ===============  ============================================================
+reconstruction     1.25        128 x 160 x 128  multicoil / singlecoil: fastMRI HDF5 of a 16-slice axial slab
+denoising          1.0         160 x 192 x 160  image: clean T1w NIfTI
+super_resolution   1.0         160 x 192 x 160  image: T1w NIfTI (the high-resolution reference)
+synthesis          1.5         128 x 128 x 112  image: T1w NIfTI (axial slices are the samples)
+translation        1.5         128 x 128 x 112  t1w, t2w: the same subject in both contrasts
+segmentation       2.0          96 x 112 x  96  image: [t1, t1ce, t2, flair], label: BraTS labels (1, 2, 4)
+registration       2.0          96 x 112 x  96  image: T1w, label: tissue labels, ddf: true deformation;
+                                                top-level ``atlas`` (undeformed template) and ``test_pairs``
+=================  ==========  ===============  ============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .acquisition import simulate_kspace, volume_to_slices
+from .atomic import save_nifti
+from .fastmri_h5 import write_fastmri_h5
+from .mni import MNI_NOTICE
+from .subject import SyntheticSubject, make_subject
+
+__all__ = ["TASKS", "TaskSpec", "make_task_data", "split_counts"]
+
+_RECON_SLICES = 16
+_RECON_CONTRASTS = {"t1w": "AXT1", "t2w": "AXT2", "flair": "AXFLAIR"}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How one task's subjects are made and written.
+
+    Attributes:
+        voxel_size: mm (isotropic).
+        shape: grid (X, Y, Z).
+        contrasts: contrasts simulated per subject.
+        tumour: subjects carry a tumour.
+        write: writes one subject's files into its folder and returns its datalist entry.
+        description: one line for ``--help`` and summaries.
+    """
+
+    voxel_size: float
+    shape: tuple[int, int, int]
+    contrasts: tuple[str, ...]
+    tumour: bool
+    write: Callable[[SyntheticSubject, Path, Path, dict], dict]
+    description: str
+
+
+def _rel(path: Path, root: Path) -> str:
+    return os.path.relpath(path, root)
+
+
+def _nifti(array: np.ndarray, subject: SyntheticSubject, path: Path) -> Path:
+    save_nifti(array, subject.affine, path)
+    return path
+
+
+def _write_reconstruction(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
+    contrast = str(subject.parameters["recon_contrast"])
+    slices = volume_to_slices(subject.images[contrast])
+    centre = int(np.argmax(volume_to_slices(subject.brain_mask.astype(np.float32)).sum(axis=(1, 2))))
+    start = max(0, centre - _RECON_SLICES // 2)
+    slab = slices[start : start + _RECON_SLICES]
+    # affine of the slab as an (X, Y, S) volume: the subject's affine shifted to the first slice
+    slab_affine = subject.affine @ np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, start], [0, 0, 0, 1]], float)
+    entry = {"subject": folder.name, "acquisition": _RECON_CONTRASTS[contrast]}
+    for key, coils in (("multicoil", int(options.get("coils", 8))), ("singlecoil", 1)):
+        acq = simulate_kspace(slab, coils, float(options.get("snr", 40.0)), seed=subject.seed * 7 + coils)
+        path = folder / f"kspace_{key}.h5"
+        write_fastmri_h5(
+            path,
+            acq.kspace,
+            acq.reconstruction_rss,
+            acquisition=_RECON_CONTRASTS[contrast],
+            patient_id=folder.name,
+            extra_attrs={"affine": slab_affine, "noise_sigma": acq.sigma, "synthetic": "MNI152-derived"},
+        )
+        entry[key] = _rel(path, root)
+    return entry
+
+
+def _write_single_contrast(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
+    return {"subject": folder.name, "image": _rel(_nifti(subject.images["t1w"], subject, folder / "t1w.nii.gz"), root)}
+
+
+def _write_translation(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
+    entry = {"subject": folder.name}
+    for c in ("t1w", "t2w"):
+        entry[c] = _rel(_nifti(subject.images[c], subject, folder / f"{c}.nii.gz"), root)
+    return entry
+
+
+def _write_segmentation(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
+    names = {"t1w": "t1", "t1ce": "t1ce", "t2w": "t2", "flair": "flair"}
+    images = [_rel(_nifti(subject.images[c], subject, folder / f"{n}.nii.gz"), root) for c, n in names.items()]
+    label = _nifti(np.asarray(subject.tumour_labels, dtype=np.uint8), subject, folder / "seg.nii.gz")
+    return {"subject": folder.name, "image": images, "label": _rel(label, root)}
+
+
+def _write_registration(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
+    return {
+        "subject": folder.name,
+        "image": _rel(_nifti(subject.images["t1w"], subject, folder / "t1w.nii.gz"), root),
+        "label": _rel(_nifti(subject.tissue_labels, subject, folder / "tissue_labels.nii.gz"), root),
+        "ddf": _rel(_nifti(np.moveaxis(subject.ddf, 0, -1), subject, folder / "ddf.nii.gz"), root),
+    }
+
+
+TASKS: dict[str, TaskSpec] = {
+    "reconstruction": TaskSpec(
+        1.25, (128, 160, 128), ("t1w", "t2w", "flair"), False, _write_reconstruction,
+        "multi-coil and single-coil k-space (fastMRI HDF5) of axial slabs",
+    ),
+    "denoising": TaskSpec(
+        1.0, (160, 192, 160), ("t1w",), False, _write_single_contrast, "clean 1 mm T1w volumes"
+    ),
+    "super_resolution": TaskSpec(
+        1.0, (160, 192, 160), ("t1w",), False, _write_single_contrast, "1 mm T1w volumes (high-resolution references)"
+    ),
+    "synthesis": TaskSpec(
+        1.5, (128, 128, 112), ("t1w",), False, _write_single_contrast, "1.5 mm T1w volumes for axial slices"
+    ),
+    "translation": TaskSpec(
+        1.5, (128, 128, 112), ("t1w", "t2w"), False, _write_translation, "paired T1w and T2w volumes"
+    ),
+    "segmentation": TaskSpec(
+        2.0, (96, 112, 96), ("t1w", "t1ce", "t2w", "flair"), True, _write_segmentation,
+        "four contrasts with a tumour and BraTS labels",
+    ),
+    "registration": TaskSpec(
+        2.0, (96, 112, 96), ("t1w",), False, _write_registration,
+        "T1w, tissue labels and the true deformation; plus the atlas",
+    ),
+}  # fmt: skip
+
+
+def split_counts(n: int, validation_fraction: float = 0.1, test_fraction: float = 0.2) -> tuple[int, int, int]:
+    """Numbers of (training, validation, test) subjects out of ``n``: at least one of each when n >= 3."""
+    if n < 1:
+        raise ValueError(f"need at least one subject, got {n}")
+    if n < 3:
+        return n, 0, 0
+    n_test = max(1, round(n * test_fraction))
+    n_val = max(1, round(n * validation_fraction))
+    return n - n_val - n_test, n_val, n_test
+
+
+def _prepare_folder(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out}: exists and is not a folder")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out}: folder is not empty; pass overwrite=True (--overwrite) to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def make_task_data(
+    task: str,
+    out: str | os.PathLike,
+    subjects: int = 10,
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+    **options: float,
+) -> Path:
+    """Write ``subjects`` synthetic subjects for ``task`` into ``out`` and return the datalist path.
+
+    Args:
+        task: one of :data:`TASKS`.
+        out: output folder; must be empty or absent unless ``overwrite``.
+        subjects: number of subjects (split into training/validation/test by :func:`split_counts`).
+        seed: base seed; subject ``i`` uses ``seed * 1000 + i`` (so a dataset is reproducible).
+        overwrite: replace a non-empty ``out``.
+        progress: show a tqdm progress bar.
+        options: task options (reconstruction: ``coils`` (8), ``snr`` (40)).
+
+    The data are written into ``<out>.partial`` first and moved into place when complete.
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
+    spec = TASKS[task]
+    out = Path(out)
+    _prepare_folder(out, overwrite)
+    work = out.with_name(out.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    n_train, n_val, _ = split_counts(subjects)
+    entries = []
+    started = time.time()
+    try:
+        rng = np.random.default_rng(seed)
+        recon_contrasts = rng.choice(sorted(_RECON_CONTRASTS), size=subjects)
+        for i in tqdm(range(subjects), desc=f"make-data {task}", disable=not progress):
+            subject = make_subject(
+                seed * 1000 + i, spec.voxel_size, spec.shape, contrasts=spec.contrasts, tumour=spec.tumour
+            )
+            subject.parameters["recon_contrast"] = str(recon_contrasts[i])
+            folder = work / f"sub-{i:03d}"
+            folder.mkdir()
+            entries.append(spec.write(subject, folder, work, options))
+        datalist: dict = {
+            "task": task,
+            "description": f"SYNTHETIC {spec.description}, derived from the MNI152 2009a template (see NOTICE.txt)",
+            "voxel_size_mm": spec.voxel_size,
+            "seed": seed,
+            "training": entries[:n_train],
+            "validation": entries[n_train : n_train + n_val],
+            "test": entries[n_train + n_val :],
+        }
+        if task == "registration":
+            atlas = make_subject(
+                10**6 + seed,
+                spec.voxel_size,
+                spec.shape,
+                ("t1w",),
+                deform=False,
+                bias_strength=0.0,
+                relaxation_jitter=0.0,
+            )
+            folder = work / "atlas"
+            folder.mkdir()
+            datalist["atlas"] = _write_registration(atlas, folder, work, options)
+            test = datalist["test"]
+            datalist["test_pairs"] = [
+                {"moving": test[k], "fixed": test[(k + 1) % len(test)]} for k in range(len(test)) if len(test) > 1
+            ]
+        (work / "datalist.json").write_text(json.dumps(datalist, indent=2))
+        (work / "NOTICE.txt").write_text(MNI_NOTICE)
+        if out.exists():
+            out.rmdir()
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    if progress:
+        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        print(f"{task}: {subjects} subjects in {out} ({size / 1e6:.1f} MB, {time.time() - started:.1f} s)")
+    return out / "datalist.json"
+
+
+def describe(tasks: Sequence[str] = tuple(TASKS)) -> str:
+    """A short table of the tasks for the command line."""
+    return "\n".join(f"  {t:<17} {TASKS[t].voxel_size} mm {TASKS[t].shape}: {TASKS[t].description}" for t in tasks)

@@ -1,0 +1,95 @@
+"""``mri-monai make-data``: files, geometry, datalists and refusal to clobber, per task."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+from monai.data import load_decathlon_datalist
+from monai.transforms import LoadImaged
+
+from mri_monai.cli import main
+from mri_monai.data.fastmri_h5 import read_fastmri_h5
+from mri_monai.data.tasks import TASKS, make_task_data, split_counts
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    root = tmp_path_factory.mktemp("made")
+    return {
+        t: make_task_data(t, root / t, subjects=3, seed=1, progress=False) for t in ("segmentation", "registration")
+    }
+
+
+def test_split_counts():
+    assert split_counts(1) == (1, 0, 0)
+    assert split_counts(3) == (1, 1, 1)
+    assert split_counts(10) == (7, 1, 2)
+    assert sum(split_counts(37)) == 37
+
+
+def test_segmentation_data_load_with_monai(made):
+    datalist = made["segmentation"]
+    meta = json.loads(datalist.read_text())
+    assert (len(meta["training"]), len(meta["validation"]), len(meta["test"])) == (1, 1, 1)
+    assert "SYNTHETIC" in meta["description"]
+    assert "McGill" in (datalist.parent / "NOTICE.txt").read_text()
+    items = load_decathlon_datalist(datalist, data_list_key="test", base_dir=datalist.parent)
+    data = LoadImaged(["image", "label"], ensure_channel_first=True, image_only=True)(items[0])
+    assert tuple(data["image"].shape) == (4, 96, 112, 96)
+    assert set(np.unique(data["label"].numpy()).astype(int)) == {0, 1, 2, 4}
+    assert np.allclose(np.diag(data["image"].affine.numpy())[:3], 2.0)
+    assert np.array_equal(data["image"].affine.numpy(), data["label"].affine.numpy())
+
+
+def test_registration_data_has_atlas_pairs_and_fields(made):
+    meta = json.loads(made["registration"].read_text())
+    root = made["registration"].parent
+    assert {"image", "label", "ddf"} <= set(meta["atlas"])
+    atlas_ddf = np.asarray(nib.load(root / meta["atlas"]["ddf"]).dataobj)
+    assert atlas_ddf.shape == (96, 112, 96, 3) and np.abs(atlas_ddf).max() == 0
+    subject_ddf = np.asarray(nib.load(root / meta["training"][0]["ddf"]).dataobj)
+    assert np.abs(subject_ddf).max() > 1.0
+    labels = np.asarray(nib.load(root / meta["test"][0]["label"]).dataobj)
+    assert set(np.unique(labels)) == {0, 1, 2, 3}
+    assert len(meta["test_pairs"]) == 0  # one test subject makes no pair
+
+
+def test_reconstruction_writes_fastmri_layout(tmp_path):
+    datalist = make_task_data("reconstruction", tmp_path / "r", subjects=1, seed=2, progress=False, coils=4)
+    entry = json.loads(datalist.read_text())["training"][0]
+    multi = read_fastmri_h5(datalist.parent / entry["multicoil"])
+    single = read_fastmri_h5(datalist.parent / entry["singlecoil"])
+    assert multi.kspace.shape == (16, 4, 160, 128) and multi.kspace.dtype == np.complex64
+    assert single.kspace.shape == (16, 160, 128)
+    assert multi.reconstruction is not None and multi.reconstruction.shape == (16, 160, 128)
+    assert multi.attrs["acquisition"] in ("AXT1", "AXT2", "AXFLAIR")
+    assert np.isclose(multi.attrs["max"], multi.reconstruction.max())
+
+
+def test_same_seed_same_data_other_seed_other_data(tmp_path):
+    a = make_task_data("synthesis", tmp_path / "a", subjects=1, seed=4, progress=False)
+    b = make_task_data("synthesis", tmp_path / "b", subjects=1, seed=4, progress=False)
+    c = make_task_data("synthesis", tmp_path / "c", subjects=1, seed=5, progress=False)
+    img = [np.asarray(nib.load(d.parent / "sub-000" / "t1w.nii.gz").dataobj) for d in (a, b, c)]
+    assert np.array_equal(img[0], img[1])
+    assert np.abs(img[0] - img[2]).mean() > 0.01
+
+
+def test_cli_refuses_a_non_empty_folder(tmp_path, capsys):
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "keep.txt").write_text("user file")
+    assert main(["make-data", "synthesis", "--out", str(out), "--subjects", "1"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "user file" and len(list(out.iterdir())) == 1
+    assert main(["make-data", "synthesis", "--out", str(out), "--subjects", "1", "--overwrite"]) == 0
+    assert (out / "datalist.json").is_file() and not (out / "keep.txt").exists()
+    assert not (tmp_path / "data.partial").exists()
+
+
+def test_every_task_is_described():
+    for name, spec in TASKS.items():
+        assert spec.description and len(spec.shape) == 3, name

@@ -14,6 +14,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from .data.acquisition import slices_to_volume, volume_to_slices
 from .data.fastmri_h5 import read_fastmri_h5
 from .data.tasks import TASKS, make_task_data
 
@@ -39,10 +40,13 @@ def ensure_demo_data(data_dir: Path, subjects: int) -> dict[str, dict]:
 
 
 def _first_images(datalist: Path) -> dict[str, np.ndarray]:
-    """Middle axial slices (H, W) of the first test subject's images, by key."""
+    """Axial slices (H, W) of the first test subject's images, by key.
+
+    The slice is the one with the largest labelled area when the entry has a ``label``, else the middle one.
+    """
     entry = json.loads(datalist.read_text())["test"][0]
     root = datalist.parent
-    slices = {}
+    volumes: dict[str, np.ndarray] = {}
     for key, value in entry.items():
         for k, path in enumerate(value if isinstance(value, list) else [value]):
             if not isinstance(path, str) or not (root / path).is_file():
@@ -51,12 +55,13 @@ def _first_images(datalist: Path) -> dict[str, np.ndarray]:
             if path.endswith(".h5"):
                 recon = read_fastmri_h5(root / path).reconstruction
                 if recon is not None:
-                    slices[name] = recon[len(recon) // 2]
+                    volumes[name] = slices_to_volume(recon)
             else:
                 arr = np.asarray(nib.load(root / path).dataobj, dtype=np.float32)
-                arr = arr[..., 0] if arr.ndim == 4 else arr
-                slices[name] = np.rot90(arr[:, :, arr.shape[2] // 2])
-    return slices
+                volumes[name] = arr[..., 0] if arr.ndim == 4 else arr
+    label = volumes.get("label")
+    z = int(np.argmax((label > 0).sum(axis=(0, 1)))) if label is not None and label.any() else None
+    return {name: volume_to_slices(vol)[vol.shape[2] // 2 if z is None else z] for name, vol in volumes.items()}
 
 
 def _figure(task: str, datalist: Path, out: Path) -> Path:

@@ -41,7 +41,7 @@ def random_tumour(
     """A random irregular tumour centred in white matter, away from the brain's edge.
 
     The outer (oedema) surface is an ellipsoid of random axes in ``oedema_radius_mm`` whose radius is
-    modulated by smooth noise; the enhancing rim occupies 45-65% and the necrotic core 45-65% of the
+    modulated by smooth noise (about +-15 %); the enhancing rim occupies 45-65% and the necrotic core 60-80% of the
     next-larger radius. Oedema is confined to the brain mask.
 
     Args:
@@ -61,10 +61,10 @@ def random_tumour(
     grid = np.stack(np.meshgrid(*[np.arange(s) for s in brain_mask.shape], indexing="ij")).astype(np.float64)
     offset = (grid - centre[:, None, None, None]) * vs[:, None, None, None] / radius[:, None, None, None]
     rho = np.sqrt((offset**2).sum(axis=0))
-    wobble = ndimage.gaussian_filter(rng.standard_normal(brain_mask.shape), 6.0 / vs.mean())
-    rho = rho * (1.0 + 0.25 * wobble / max(np.abs(wobble).max(), 1e-12))
+    wobble = ndimage.gaussian_filter(rng.standard_normal(brain_mask.shape), 5.0 / vs.mean())
+    rho = rho * np.clip(1.0 + 0.15 * wobble / max(wobble.std(), 1e-12), 0.5, 1.5)
     r_enh = rng.uniform(0.45, 0.65)
-    r_core = r_enh * rng.uniform(0.45, 0.65)
+    r_core = r_enh * rng.uniform(0.6, 0.8)
     labels = np.zeros(brain_mask.shape, dtype=np.uint8)
     labels[(rho < 1.0) & (brain_mask > 0.5)] = ED
     labels[rho < r_enh] = ET

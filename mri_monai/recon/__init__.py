@@ -1,0 +1,13 @@
+"""Reconstruction: E2E VarNet, Deep Cascade CNN, data consistency, baselines, metrics and pipeline transforms."""
+
+from .baselines import compressed_sensing, zero_filled
+from .cascade import CNNBlock, DeepCascadeCNN
+from .data_consistency import DataConsistency, data_consistency
+from .engine import KspaceBatch
+from .evaluation import CompressedSensingd, ReconstructionMetricsWriter
+from .inferer import KspaceSliceInferer
+from .metrics import nmse, psnr, ssim, volume_metrics
+from .outputs import RescaleOutputd, SaveComparisonFigured, SaveSubmissiond, ToVolumed, relative_output
+from .slice_dataset import FastMRISliceDataset
+from .transforms import LoadFastMRId, Undersampled, ZeroFilledScaled, mask_seed
+from .varnet import BatchCoilSensitivityModel, E2EVarNet, UnitSensitivity, sampled_points, unet_features

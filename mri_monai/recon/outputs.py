@@ -1,0 +1,174 @@
+"""Post-processing of reconstructed volumes: undo the scale, NIfTI volume layout, fastMRI submission HDF5, figure.
+
+Output paths keep the input's folder relative to ``data_root_dir`` (as MONAI's ``SaveImaged`` with
+``separate_folder=False``): for ``<data_root>/sub-003/kspace_multicoil.h5`` and postfix ``varnet``,
+
+- ``SaveImaged`` on the :class:`ToVolumed` output writes ``<output_dir>/sub-003/kspace_multicoil_varnet.nii.gz``;
+- :class:`SaveSubmissiond` writes ``<output_dir>/submission/sub-003/kspace_multicoil.h5`` (dataset
+  ``reconstruction``, (slices, H, W) float32, named as the input as fastMRI's submissions are);
+- :class:`SaveComparisonFigured` writes ``<output_dir>/sub-003/kspace_multicoil_varnet.png``.
+
+The HDF5 and PNG files are written atomically (complete or absent).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.data import MetaTensor
+from monai.transforms import MapTransform
+
+from mri_monai.data.acquisition import slices_to_volume
+from mri_monai.data.atomic import atomic_output
+from mri_monai.data.fastmri_h5 import write_submission_h5
+
+__all__ = ["RescaleOutputd", "ToVolumed", "SaveSubmissiond", "SaveComparisonFigured", "relative_output"]
+
+
+def relative_output(filename: str, output_dir: str | os.PathLike, data_root_dir: str | os.PathLike) -> Path:
+    """``output_dir / (filename's folder relative to data_root_dir) / filename's stem`` (no suffix)."""
+    path = Path(filename)
+    try:
+        folder = path.parent.resolve().relative_to(Path(data_root_dir).resolve())
+    except ValueError:
+        folder = Path()
+    return Path(output_dir) / folder / path.name.split(".")[0]
+
+
+class RescaleOutputd(MapTransform):
+    """Multiply (S, H, W) images by the per-slice ``data[scale_key]`` (S,): undo :class:`~.ZeroFilledScaled`."""
+
+    def __init__(self, keys: str | Sequence[str], scale_key: str = "scale", allow_missing_keys: bool = True) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.scale_key = scale_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        scale = torch.as_tensor(d[self.scale_key]).reshape(-1, 1, 1)
+        for key in self.key_iterator(d):
+            d[key] = torch.as_tensor(d[key]).detach().cpu() * scale.cpu()
+        return d
+
+
+class ToVolumed(MapTransform):
+    """(S, H, W) slices to a channel-first (1, X, Y, S) ``MetaTensor`` in the geometry of the file's ``affine``.
+
+    The layout is :func:`mri_monai.data.acquisition.slices_to_volume`; the meta dict holds ``affine`` (the file's
+    attribute, identity when absent) and ``filename_or_obj`` (the input file) for ``SaveImaged``.
+
+    Args:
+        keys: (S, H, W) image keys.
+        output_keys: where the volumes are written (one per key).
+        affine_key, filename_key: item keys holding the (4, 4) affine and the input file name.
+    """
+
+    def __init__(
+        self,
+        keys: str | Sequence[str],
+        output_keys: str | Sequence[str],
+        affine_key: str = "affine",
+        filename_key: str = "filename",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.output_keys = [output_keys] if isinstance(output_keys, str) else list(output_keys)
+        self.affine_key = affine_key
+        self.filename_key = filename_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        affine = torch.as_tensor(d.get(self.affine_key, torch.eye(4)), dtype=torch.float64)
+        for key, out in self.key_iterator(d, self.output_keys):
+            volume = slices_to_volume(torch.as_tensor(d[key]).detach().cpu().numpy().astype(np.float32))
+            meta = {"original_affine": affine, "filename_or_obj": str(d[self.filename_key])}
+            meta["spatial_shape"] = np.asarray(volume.shape)
+            d[out] = MetaTensor(torch.from_numpy(volume)[None], affine=affine, meta=meta)
+        return d
+
+
+class SaveSubmissiond(MapTransform):
+    """Write (S, H, W) reconstructions in fastMRI's submission layout (see the module docstring for the path)."""
+
+    def __init__(
+        self,
+        keys: str,
+        output_dir: str | os.PathLike,
+        data_root_dir: str | os.PathLike,
+        filename_key: str = "filename",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.output_dir = Path(output_dir) / "submission"
+        self.data_root_dir = data_root_dir
+        self.filename_key = filename_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            source = str(d[self.filename_key])
+            path = relative_output(source, self.output_dir, self.data_root_dir).with_suffix(".h5")
+            write_submission_h5(path, torch.as_tensor(d[key]).numpy(), inputs=[source], overwrite=True)
+        return d
+
+
+class SaveComparisonFigured(MapTransform):
+    """PNG of the middle slice: zero-filled, network and, when the file has one, reference and |error|.
+
+    Args:
+        keys: the network's (S, H, W) reconstruction.
+        output_dir, data_root_dir, output_postfix: the PNG path (see the module docstring).
+        zero_filled_key, target_key: item keys of the zero-filled image and the reference (optional).
+        title: figure title prefix.
+    """
+
+    def __init__(
+        self,
+        keys: str,
+        output_dir: str | os.PathLike,
+        data_root_dir: str | os.PathLike,
+        output_postfix: str,
+        zero_filled_key: str = "zero_filled",
+        target_key: str = "target",
+        filename_key: str = "filename",
+        title: str = "",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.output_dir, self.data_root_dir, self.output_postfix = output_dir, data_root_dir, output_postfix
+        self.zero_filled_key, self.target_key, self.filename_key = zero_filled_key, target_key, filename_key
+        self.title = title
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        d = dict(data)
+        for key in self.key_iterator(d):
+            pred = torch.as_tensor(d[key]).numpy()
+            middle = pred.shape[0] // 2
+            zero_filled = torch.as_tensor(d[self.zero_filled_key]).numpy()[middle]
+            panels = [("zero-filled", zero_filled), ("network", pred[middle])]
+            if self.target_key in d:
+                target = torch.as_tensor(d[self.target_key]).numpy()[middle]
+                panels += [("reference", target), ("|network - reference|", np.abs(pred[middle] - target))]
+            vmax = float(max(p.max() for _, p in panels[:3]))
+            fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 3.3), squeeze=False)
+            for ax, (name, image) in zip(axes[0], panels, strict=True):
+                ax.imshow(image, cmap="gray", vmin=0, vmax=vmax if not name.startswith("|") else vmax / 5)
+                ax.set_title(name, fontsize=9)
+                ax.axis("off")
+            source = str(d[self.filename_key])
+            fig.suptitle(f"{self.title} {Path(source).parent.name} slice {middle} (synthetic data)".strip(), fontsize=9)
+            fig.tight_layout()
+            stem = relative_output(source, self.output_dir, self.data_root_dir)
+            with atomic_output(stem.with_name(f"{stem.name}_{self.output_postfix}.png"), inputs=[source]) as tmp:
+                fig.savefig(tmp, dpi=90)
+            plt.close(fig)
+        return d

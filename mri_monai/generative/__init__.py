@@ -2,6 +2,7 @@
 
 from .baselines import GaussianSampler, InvertedHistogramMatching, MeanImageSampler
 from .evaluation import TranslationEvaluation, load_state, write_metrics
+from .losses import DiscriminatorLoss, GeneratorLoss
 from .metrics import (
     frechet_distance,
     ms_ssim_diversity,
@@ -10,5 +11,7 @@ from .metrics import (
     tissue_statistics,
     translation_metrics,
 )
+from .png import save_png, tile
 from .pool import ImagePool
+from .synthesis import SampleWriter, SynthesisEvaluation, display, load_axial_slices
 from .translation import BidirectionalGenerator, SliceTranslator, check_volumes, unpaired_datalist

@@ -42,7 +42,7 @@ def translation_metrics(pred: torch.Tensor, target: torch.Tensor, data_range: fl
         data_range: intensity range for PSNR and SSIM.
 
     Returns:
-        ``{"mae", "psnr", "ssim", "mi"}``; SSIM uses MONAI's 3D (or 2D) Gaussian-free 7-voxel window.
+        ``{"mae", "psnr", "ssim", "mi"}``; SSIM: MONAI's default 11-voxel Gaussian window (sigma 1.5), 3D for volumes.
     """
     pred, target = torch.as_tensor(pred).float(), torch.as_tensor(target).float()
     dims = pred.ndim - 2

@@ -1,0 +1,47 @@
+"""Adversarial loss callables in the form MONAI's ``GanTrainer`` calls them."""
+
+from __future__ import annotations
+
+import torch
+from monai.losses import PatchAdversarialLoss
+from torch import nn
+
+__all__ = ["DiscriminatorLoss", "GeneratorLoss"]
+
+
+class DiscriminatorLoss:
+    """``d_loss_function(fakes, reals)`` for MONAI's ``GanTrainer``: real images -> real, generated -> fake.
+
+    Args:
+        discriminator: network returning logits (no final activation).
+        criterion: ``"least_squares"`` (LSGAN), ``"bce"`` (original GAN) or ``"hinge"``; see MONAI's
+            ``PatchAdversarialLoss``.
+
+    ``__call__(fakes, reals)``: (B, C, *S) each -> scalar ``(adv(D(reals), real) + adv(D(fakes), fake)) / 2``;
+    ``fakes`` are detached, so the generator receives no gradient from this loss.
+    """
+
+    def __init__(self, discriminator: nn.Module, criterion: str = "least_squares") -> None:
+        self.discriminator = discriminator
+        self.loss = PatchAdversarialLoss(criterion=criterion)
+
+    def __call__(self, fakes: torch.Tensor, reals: torch.Tensor) -> torch.Tensor:
+        real = self.loss(self.discriminator(reals), target_is_real=True, for_discriminator=True)
+        fake = self.loss(self.discriminator(fakes.detach()), target_is_real=False, for_discriminator=True)
+        return 0.5 * (real + fake)
+
+
+class GeneratorLoss:
+    """``g_loss_function(fakes)`` for MONAI's ``GanTrainer``: generated images should be judged real.
+
+    Args:
+        discriminator: network returning logits (no final activation).
+        criterion: as :class:`DiscriminatorLoss`.
+    """
+
+    def __init__(self, discriminator: nn.Module, criterion: str = "least_squares") -> None:
+        self.discriminator = discriminator
+        self.loss = PatchAdversarialLoss(criterion=criterion)
+
+    def __call__(self, fakes: torch.Tensor) -> torch.Tensor:
+        return self.loss(self.discriminator(fakes), target_is_real=True, for_discriminator=False)

@@ -1,0 +1,130 @@
+"""Translation helpers: bidirectional generator, unpaired datalists, input checks, baselines and metrics."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from mri_monai.errors import InputError
+from mri_monai.generative import (
+    BidirectionalGenerator,
+    InvertedHistogramMatching,
+    SliceTranslator,
+    TranslationEvaluation,
+    check_volumes,
+    mutual_information,
+    translation_metrics,
+    unpaired_datalist,
+)
+from mri_monai.networks.resnet_generator import ResnetGenerator
+
+
+def _gen() -> ResnetGenerator:
+    return ResnetGenerator(spatial_dims=2, base_channels=4, num_downsamplings=2, num_residual_blocks=1)
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+def test_resnet_generator_shapes_and_range(spatial_dims):
+    net = ResnetGenerator(spatial_dims=spatial_dims, base_channels=4, num_residual_blocks=1)
+    shape = (2, 1, *([16] * spatial_dims))
+    out = net(torch.randn(shape))
+    assert out.shape == shape and out.abs().max() <= 1
+
+
+def test_bidirectional_generator_direction_and_torchscript():
+    a_to_b, b_to_a = _gen(), _gen()
+    x = torch.randn(1, 1, 32, 32)
+    forward = BidirectionalGenerator(a_to_b, b_to_a, "a_to_b")
+    backward = BidirectionalGenerator(a_to_b, b_to_a, "b_to_a")
+    assert torch.equal(forward(x), a_to_b(x)) and torch.equal(backward(x), b_to_a(x))
+    assert set(forward.state_dict()) == {f"a_to_b.{k}" for k in a_to_b.state_dict()} | {
+        f"b_to_a.{k}" for k in b_to_a.state_dict()
+    }
+    assert torch.allclose(torch.jit.script(backward)(x), b_to_a(x))
+    with pytest.raises(ValueError, match="direction"):
+        BidirectionalGenerator(a_to_b, b_to_a, "sideways")
+
+
+def test_unpaired_datalist_never_pairs_a_subject_with_itself():
+    entries = [{"subject": f"s{i}", "t1w": f"{i}/t1.nii.gz", "t2w": f"{i}/t2.nii.gz"} for i in range(5)]
+    items = unpaired_datalist(entries, "t1w", "t2w")
+    assert len(items) == 3
+    assert all(item["subject_a"] != item["subject_b"] for item in items)
+    assert {item["subject_a"] for item in items} == {"s0", "s1", "s2"}
+    assert {item["subject_b"] for item in items} == {"s3", "s4"}
+    with pytest.warns(UserWarning, match="one training subject"):
+        assert len(unpaired_datalist(entries[:1], "t1w", "t2w")) == 1
+    with pytest.raises(ValueError, match="empty"):
+        unpaired_datalist([], "t1w", "t2w")
+
+
+def _save(path, array):
+    nib.save(nib.Nifti1Image(np.asarray(array, dtype=np.float32), np.eye(4)), str(path))
+    return str(path)
+
+
+def test_check_volumes_names_the_bad_file(tmp_path):
+    good = _save(tmp_path / "good.nii.gz", np.random.rand(8, 8, 4))
+    check_volumes([{"t1w": good}], ["t1w"])
+    two_contrasts = _save(tmp_path / "two.nii.gz", np.random.rand(8, 8, 4, 2))
+    flat = _save(tmp_path / "flat.nii.gz", np.random.rand(8, 8))
+    nan = np.random.rand(8, 8, 4)
+    nan[0, 0, 0] = np.nan
+    nan_file = _save(tmp_path / "nan.nii.gz", nan)
+    broken = tmp_path / "broken.nii.gz"
+    broken.write_bytes(b"not a nifti")
+    for path, message in [
+        (two_contrasts, "one contrast per file"),
+        (flat, "a 3D volume"),
+        (nan_file, "NaN"),
+        (str(broken), "not a readable NIfTI"),
+    ]:
+        with pytest.raises(InputError, match=message) as info:
+            check_volumes([{"t1w": good}, {"t1w": path}], ["t1w"])
+        assert path in str(info.value)
+    with pytest.raises(InputError, match="lacks key"):
+        check_volumes([{"t2w": good}], ["t1w"])
+    with pytest.raises(InputError, match="no cases"):
+        check_volumes([], ["t1w"])
+
+
+def test_inverted_histogram_matching_reverses_order_and_matches_the_reference():
+    torch.manual_seed(0)
+    source = torch.zeros(1, 1, 10, 10, 10)
+    source[..., 2:8, 2:8, 2:8] = torch.rand(6, 6, 6) + 0.1
+    reference = [np.random.default_rng(0).uniform(0.5, 1.0, 1000)]
+    out = InvertedHistogramMatching(reference)(source)
+    inside = source > 0
+    assert (out[~inside] == 0).all()
+    assert out[inside].min() >= 0.5 and out[inside].max() <= 1.0
+    flat_source, flat_out = source[inside], out[inside]
+    assert flat_out[flat_source.argmax()] == flat_out.min() and flat_out[flat_source.argmin()] == flat_out.max()
+
+
+def test_translation_metrics_perfect_and_worse():
+    target = torch.rand(1, 1, 16, 16, 16)
+    perfect = translation_metrics(target, target)
+    assert perfect["mae"] == 0 and perfect["ssim"] == pytest.approx(1.0, abs=1e-4)
+    worse = translation_metrics(target.flip(-1), target)
+    assert worse["ssim"] < perfect["ssim"] and worse["psnr"] < perfect["psnr"] and worse["mi"] < perfect["mi"]
+    assert mutual_information(target, target) > mutual_information(target, torch.rand(1, 1, 16, 16, 16))
+
+
+def test_translation_evaluation_writes_metrics(tmp_path):
+    t1 = torch.rand(1, 1, 32, 32, 12)
+    batch = {"subject": ["s0"], "t1w": t1, "t2w": 1 - t1}
+    net = BidirectionalGenerator(_gen(), _gen())
+    methods = {
+        "network": {"t1_to_t2": SliceTranslator(net.a_to_b, (32, 32)), "t2_to_t1": SliceTranslator(net.b_to_a)},
+        "histogram_matching": {"t1_to_t2": InvertedHistogramMatching([1 - t1]), "t2_to_t1": lambda x: 1 - x},
+    }
+    directions = {"t1_to_t2": ("t1w", "t2w"), "t2_to_t1": ("t2w", "t1w")}
+    summary = TranslationEvaluation([batch], methods, directions, tmp_path, "t1_to_t2").run()
+    assert summary == json.loads((tmp_path / "metrics_summary.json").read_text())
+    assert summary["methods"]["histogram_matching"]["t2_to_t1_mae"] == 0
+    assert summary["methods"]["network"]["ssim"] == summary["methods"]["network"]["t1_to_t2_ssim"]
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 4

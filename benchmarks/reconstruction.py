@@ -1,0 +1,184 @@
+"""Reconstruction benchmark: E2E VarNet and Deep Cascade CNN against zero-filled and compressed sensing.
+
+Quality: the test split of the demo data (``mri-monai make-data reconstruction --subjects 12 --seed 0``, made in
+``demo_data/reconstruction``, the bundles' default, when missing; the two test subjects are not used in training),
+fastMRI random 1D Cartesian masks at 4x (centre 0.08) and 8x (centre 0.04), one mask per volume seeded by the file
+name, NMSE / PSNR / SSIM per volume as fastMRI defines them (means over the test volumes). Multi-coil rows compare
+the VarNet with zero-filled RSS and L1-wavelet CS with ESPIRiT maps; single-coil rows the cascade with zero-filled
+and L1-wavelet CS. Speed: seconds per slice (8 coils, 160 x 128) on one CPU thread, medians of repeated runs, side by
+side in one run: the whole CS pipeline (ESPIRiT + L1-wavelet) against the VarNet forward pass (with its sensitivity
+estimation), and our VarNet against ``fastmri.models.VarNet`` at the same configuration (``pip install fastmri``;
+benchmark only). Prints the tables as markdown. All data are SYNTHETIC.
+
+Usage::
+
+    python benchmarks/reconstruction.py [--data DIR] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from monai.bundle import ConfigParser
+from monai.data import load_decathlon_datalist
+from monai.transforms import Compose
+
+from mri_monai.data.tasks import make_task_data
+from mri_monai.recon import (
+    CompressedSensingd,
+    KspaceSliceInferer,
+    LoadFastMRId,
+    Undersampled,
+    ZeroFilledScaled,
+    compressed_sensing,
+    volume_metrics,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLES = {"multicoil": "brain_mri_varnet_reconstruction", "singlecoil": "brain_mri_cascade_reconstruction"}
+NETWORK_NAMES = {"multicoil": "E2E VarNet", "singlecoil": "Deep Cascade CNN"}
+
+
+def load_network(coil_key: str) -> tuple[torch.nn.Module, ConfigParser]:
+    """The bundle's network with its shipped weights, and its inference configuration."""
+    bundle = ROOT / "bundles" / BUNDLES[coil_key]
+    config = ConfigParser()
+    config.read_config(str(bundle / "configs" / "inference.json"))
+    config["bundle_root"] = str(bundle)
+    network = config.get_parsed_content("network_def", instantiate=True)
+    network.load_state_dict(torch.load(bundle / "models" / "model.pt", weights_only=True, map_location="cpu"))
+    return network.eval(), config
+
+
+def quality(data: Path, accelerations: list[int]) -> list[tuple[str, str, str, dict[str, float]]]:
+    """(data, acceleration, method, mean metrics) rows over the test split."""
+    rows = []
+    test = load_decathlon_datalist(str(data / "datalist.json"), True, "test")
+    for coil_key in ("multicoil", "singlecoil"):
+        network, config = load_network(coil_key)
+        prepare = Compose(
+            [
+                LoadFastMRId(coil_key),
+                Undersampled("kspace", config["mask_type"], config["center_fractions"], config["accelerations"]),
+                ZeroFilledScaled("kspace"),
+                CompressedSensingd("kspace"),
+            ]
+        )
+        inferer = KspaceSliceInferer(slice_batch=4)
+        for acceleration in accelerations:
+            per_method: dict[str, list[dict[str, float]]] = {}
+            for entry in test:
+                d = prepare(dict(entry, acceleration=acceleration))
+                scale = d["scale"].reshape(-1, 1, 1)
+                with torch.no_grad():
+                    pred = inferer(d["kspace"][None], network, d["mask"][None])[0] * scale
+                target = d["target"] * scale
+                for method, image in (
+                    ("zero-filled", d["zero_filled"]),
+                    ("CS (L1-wavelet" + (", ESPIRiT)" if coil_key == "multicoil" else ")"), d["compressed_sensing"]),
+                    (NETWORK_NAMES[coil_key], pred),
+                ):
+                    per_method.setdefault(method, []).append(volume_metrics(target, image))
+            for method, values in per_method.items():
+                means = {m: statistics.mean(v[m] for v in values) for m in ("nmse", "psnr", "ssim")}
+                rows.append((coil_key, f"{acceleration}x", method, means))
+            print(f"[reconstruction] quality {coil_key} {acceleration}x done", file=sys.stderr, flush=True)
+    return rows
+
+
+def median_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up (numba compilation, allocator)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def speed(data: Path, repeats: int) -> list[tuple[str, float]]:
+    """(what, seconds per slice) rows, measured in this one run."""
+    network, config = load_network("multicoil")
+    entry = load_decathlon_datalist(str(data / "datalist.json"), True, "test")[0]
+    prepare = Compose(
+        [
+            LoadFastMRId("multicoil"),
+            Undersampled("kspace", config["mask_type"], config["center_fractions"], config["accelerations"]),
+            ZeroFilledScaled("kspace"),
+        ]
+    )
+    d = prepare(dict(entry, acceleration=4))
+    middle = d["kspace"].shape[0] // 2
+    kspace, mask = d["kspace"][middle], d["mask"][0]
+
+    def varnet_forward(net: torch.nn.Module = network) -> None:
+        with torch.no_grad():
+            net(kspace[None], mask[None])
+
+    cs_seconds = median_seconds(lambda: compressed_sensing(kspace, mask), repeats)
+    rows = [
+        ("CS pipeline: ESPIRiT + L1-wavelet, 30 iterations (sigpy)", cs_seconds),
+        ("E2E VarNet forward (mri_monai, shipped weights)", median_seconds(varnet_forward, repeats)),
+    ]
+    try:
+        import fastmri.models
+    except ImportError:
+        rows.append(("fastmri.models.VarNet: not installed (pip install fastmri)", float("nan")))
+        return rows
+    reference = fastmri.models.VarNet(
+        num_cascades=config["num_cascades"], chans=config["chans"], sens_chans=config["sens_chans"]
+    ).eval()
+    kspace_2ch, mask_2ch = torch.view_as_real(kspace)[None], mask.reshape(1, 1, 1, -1, 1)
+    num_low = int(d["kspace"].shape[-1] * config["center_fractions"][0])
+
+    def fastmri_forward() -> None:
+        with torch.no_grad():
+            reference(kspace_2ch, mask_2ch, num_low)
+
+    ours, theirs = [], []
+    for _ in range(3):  # interleaved, so that load changes hit both alike
+        ours.append(median_seconds(varnet_forward, repeats))
+        theirs.append(median_seconds(fastmri_forward, repeats))
+    ours_m, theirs_m = (sum(p.numel() for p in n.parameters()) / 1e6 for n in (network, reference))
+    rows += [
+        (f"E2E VarNet forward (mri_monai, {ours_m:.2f} M parameters), interleaved", statistics.median(ours)),
+        (f"fastmri.models.VarNet forward, same configuration ({theirs_m:.2f} M parameters)", statistics.median(theirs)),
+    ]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT / "demo_data" / "reconstruction"))
+    parser.add_argument("--accelerations", type=int, nargs="+", default=[4, 8])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    data = Path(args.data)
+    if not (data / "datalist.json").is_file():
+        make_task_data("reconstruction", data, subjects=12, seed=0, progress=False)
+
+    print("### Quality (synthetic test subjects, random 1D Cartesian masks; means over volumes)\n")
+    print("| data | acceleration | method | NMSE | PSNR (dB) | SSIM |")
+    print("|---|---|---|---|---|---|")
+    for coil_key, acceleration, method, m in quality(data, args.accelerations):
+        print(f"| {coil_key} | {acceleration} | {method} | {m['nmse']:.4f} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
+    print("\n### Speed (seconds per slice, 8 coils x 160 x 128, one CPU thread, median)\n")
+    print("| what | s / slice |")
+    print("|---|---|")
+    rows = speed(data, args.repeats)
+    for what, seconds in rows:
+        print(f"| {what} | {seconds:.3f} |")
+    print(f"\nCS pipeline / VarNet: {rows[0][1] / rows[1][1]:.1f}x.")
+    if len(rows) == 4:
+        print(f"fastMRI VarNet / ours at the same configuration: {rows[3][1] / rows[2][1]:.2f}x.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Super-resolution metrics inside the foreground, and the evaluation handler that writes the metrics files.
+
+PSNR and SSIM are computed inside the foreground of the HR reference (voxels above ``threshold`` times its
+maximum: the head, without the empty background that would inflate both), with the reference's foreground maximum
+as the data range. SSIM is MONAI's Gaussian-window SSIM (11 voxels, sigma 1.5) averaged over the foreground.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from ignite.engine import Engine, Events
+from monai.metrics.regression import compute_ssim_and_cs
+from monai.utils import ImageMetaKey
+
+__all__ = ["SuperResolutionMetrics", "foreground_mask", "masked_psnr", "masked_ssim"]
+
+
+def foreground_mask(reference: torch.Tensor, threshold: float = 0.05) -> torch.Tensor:
+    """Boolean mask of the voxels of ``reference`` above ``threshold`` times its maximum (same shape)."""
+    return reference > threshold * reference.max()
+
+
+def masked_psnr(image: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> float:
+    """PSNR (dB) of ``image`` against ``reference`` inside ``mask``, data range = max of the reference in the mask.
+
+    Args:
+        image: (C, *spatial) or (*spatial).
+        reference: same shape as ``image``.
+        mask: boolean, same shape.
+    """
+    ref = reference[mask].double()
+    mse = float(((image[mask].double() - ref) ** 2).mean())
+    return float("inf") if mse == 0 else float(10.0 * np.log10(float(ref.max()) ** 2 / mse))
+
+
+def masked_ssim(image: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor, kernel_size: int = 11) -> float:
+    """Mean SSIM of ``image`` against ``reference`` over ``mask`` (Gaussian window, sigma 1.5).
+
+    Args:
+        image: (C, *spatial) with 2 or 3 spatial dimensions, each at least ``kernel_size`` long.
+        reference: same shape.
+        mask: boolean, same shape; the SSIM map is valid for window centres only, so the mask is cropped to it.
+        kernel_size: window size.
+    """
+    spatial_dims = image.ndim - 1
+    data_range = float(reference[mask].max())
+    ssim_map, _ = compute_ssim_and_cs(
+        image[None].float(),
+        reference[None].float(),
+        spatial_dims=spatial_dims,
+        kernel_size=[kernel_size] * spatial_dims,
+        kernel_sigma=[1.5] * spatial_dims,
+        data_range=data_range,
+    )
+    half = kernel_size // 2
+    inner = mask[(slice(None), *[slice(half, n - half) for n in mask.shape[1:]])]
+    return float(ssim_map[0][inner].mean())
+
+
+def _get(item: Mapping, batch_item: Mapping, key: str) -> torch.Tensor:
+    return item[key] if key in item else batch_item[key]
+
+
+class SuperResolutionMetrics:
+    """Evaluation handler: PSNR/SSIM of the network and of the baselines per case; metrics.csv and summary JSON.
+
+    At each iteration it reads, for each (decollated) case, the reference and every method's image from the
+    engine's output or batch; when the engine completes it writes ``<output_dir>/metrics.csv`` (one row per case
+    and method: ``case, method, psnr, ssim``) and ``<output_dir>/metrics_summary.json``
+    (``{"primary_metric": "psnr", "higher_is_better": true, "baseline": ..., "methods": {name: {"psnr", "ssim"}}}``,
+    means over the cases), and puts the summary in ``engine.state.metrics`` as ``<method>_<metric>``.
+
+    Args:
+        output_dir: folder of the two files (created).
+        methods: method name -> key of its image, e.g. ``{"network": "pred", "cubic": "image"}``.
+        reference_key: key of the HR reference.
+        baseline: the method the network is compared with.
+        threshold: foreground threshold (fraction of the reference maximum).
+    """
+
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        methods: Mapping[str, str],
+        reference_key: str = "label",
+        baseline: str = "cubic",
+        threshold: float = 0.05,
+    ) -> None:
+        if baseline not in methods or "network" not in methods:
+            raise ValueError(f"methods must name 'network' and the baseline {baseline!r}, got {sorted(methods)}")
+        self.output_dir = Path(output_dir)
+        self.methods = dict(methods)
+        self.reference_key = reference_key
+        self.baseline = baseline
+        self.threshold = threshold
+        self.rows: list[dict] = []
+
+    def attach(self, engine: Engine) -> None:
+        """Register the per-iteration and the completion callbacks."""
+        engine.add_event_handler(Events.STARTED, lambda _: self.rows.clear())
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.iteration_completed)
+        engine.add_event_handler(Events.COMPLETED, self.completed)
+
+    def iteration_completed(self, engine: Engine) -> None:
+        """Score every case of the batch."""
+        for item, batch_item in zip(engine.state.output, engine.state.batch, strict=True):
+            reference = _get(item, batch_item, self.reference_key).detach().cpu()
+            mask = foreground_mask(reference, self.threshold)
+            case = str(getattr(reference, "meta", {}).get(ImageMetaKey.FILENAME_OR_OBJ, len(self.rows)))
+            for method, key in self.methods.items():
+                image = _get(item, batch_item, key).detach().cpu()
+                psnr, ssim = masked_psnr(image, reference, mask), masked_ssim(image, reference, mask)
+                self.rows.append({"case": case, "method": method, "psnr": psnr, "ssim": ssim})
+
+    def summary(self) -> dict:
+        """The summary dict written to ``metrics_summary.json``."""
+        if not self.rows:
+            raise RuntimeError("no case was evaluated: is the test split empty?")
+        methods = {
+            method: {
+                metric: round(float(np.mean([r[metric] for r in self.rows if r["method"] == method])), 4)
+                for metric in ("psnr", "ssim")
+            }
+            for method in self.methods
+        }
+        return {"primary_metric": "psnr", "higher_is_better": True, "baseline": self.baseline, "methods": methods}
+
+    def completed(self, engine: Engine) -> None:
+        """Write ``metrics.csv`` and ``metrics_summary.json``."""
+        summary = self.summary()
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.output_dir / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["case", "method", "psnr", "ssim"])
+            writer.writeheader()
+            writer.writerows({**r, "psnr": f"{r['psnr']:.4f}", "ssim": f"{r['ssim']:.4f}"} for r in self.rows)
+        (self.output_dir / "metrics_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        for method, values in summary["methods"].items():
+            for metric, value in values.items():
+                engine.state.metrics[f"{method}_{metric}"] = value

@@ -1,0 +1,226 @@
+"""Transforms of the super-resolution pipeline: input checks, intensity scaling, interpolation onto the HR grid.
+
+The network of ``brain_mri_super_resolution`` works on the low-resolution (LR) image interpolated onto the
+high-resolution (HR) grid. :class:`InterpolateToGrid` makes that input with cubic B-spline (``order=3``, the "cubic"
+baseline) or trilinear (``order=1``) interpolation, inverting the geometry of
+:func:`~mri_monai.enhance.degrade.low_resolution_affine`: HR voxel ``i`` sits at LR voxel ``i / f``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+import torch
+from monai.config import KeysCollection
+from monai.data import MetaTensor
+from monai.transforms import MapTransform, Transform
+from monai.utils import ImageMetaKey, MetaKeys, ensure_tuple_rep
+from scipy.ndimage import affine_transform
+
+from mri_monai.errors import InputError
+
+from .degrade import check_scale
+
+__all__ = [
+    "EnsureVolumed",
+    "InterpolateToGrid",
+    "InterpolateToGridd",
+    "NormalizeToPercentiled",
+    "RestoreIntensityd",
+    "high_resolution_affine",
+]
+
+
+def high_resolution_affine(affine: np.ndarray | torch.Tensor, scale: Sequence[int]) -> torch.Tensor:
+    """The (4, 4) affine of the HR grid of an LR image: ``affine @ diag(1 / f, 1)`` (HR voxel ``i`` at LR ``i / f``)."""
+    affine = torch.as_tensor(affine, dtype=torch.float64)
+    return affine @ torch.diag(torch.tensor([*(1.0 / f for f in scale), 1.0], dtype=torch.float64))
+
+
+class InterpolateToGrid(Transform):
+    """Interpolate an LR image onto its HR grid with a B-spline of order ``order`` (3: cubic, 1: trilinear).
+
+    Args:
+        scale: one integer factor per spatial axis between the LR and the HR voxel sizes.
+        order: spline order: 3 (cubic B-spline, with SciPy's prefilter) or 1 (trilinear).
+
+    Shapes:
+        input: (C, *lr_spatial); output: (C, *spatial_size), by default ``lr_spatial * scale``. A MetaTensor input
+        gives a MetaTensor with the HR affine (:func:`high_resolution_affine`), unless ``affine`` is given.
+        Values beyond the last LR voxel repeat the edge.
+
+    Example::
+
+        cubic = InterpolateToGrid(scale=(1, 1, 2), order=3)(lr)  # (1, 160, 192, 80) -> (1, 160, 192, 160)
+    """
+
+    def __init__(self, scale: Sequence[int] | int = (1, 1, 2), order: int = 3) -> None:
+        if order not in (0, 1, 2, 3, 4, 5):
+            raise ValueError(f"order must be a spline order 0-5, got {order}")
+        self.scale = scale
+        self.order = order
+
+    def __call__(
+        self,
+        img: torch.Tensor,
+        spatial_size: Sequence[int] | None = None,
+        affine: np.ndarray | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Return ``img`` on the HR grid of shape ``spatial_size`` (and ``affine``, when given)."""
+        scale = check_scale(self.scale, img.ndim - 1)
+        size = tuple(n * f for n, f in zip(img.shape[1:], scale, strict=True)) if spatial_size is None else spatial_size
+        array = img.detach().cpu().numpy().astype(np.float32)
+        matrix = np.array([1.0 / f for f in scale])
+        out = np.stack(
+            [affine_transform(c, matrix, output_shape=tuple(size), order=self.order, mode="nearest") for c in array]
+        )
+        result = torch.from_numpy(out)
+        if isinstance(img, MetaTensor):
+            meta = dict(img.meta)
+            meta[MetaKeys.AFFINE] = high_resolution_affine(img.affine, scale) if affine is None else affine
+            meta[MetaKeys.SPATIAL_SHAPE] = np.asarray(size)
+            result = MetaTensor(result, meta=meta)
+        return result.to(img.device)
+
+
+class InterpolateToGridd(MapTransform):
+    """Dictionary version of :class:`InterpolateToGrid`, optionally onto the grid of a reference image.
+
+    Args:
+        keys: keys of the LR images.
+        scale: one integer factor per spatial axis.
+        order: spline order, 3 (cubic) or 1 (trilinear).
+        output_keys: keys of the results (one per key); ``None``: replace the inputs.
+        ref_key: key of an HR image whose spatial shape and affine the results take (a degraded HR image goes
+            back onto exactly its own grid); ``None``: the grid of :class:`InterpolateToGrid`.
+        allow_missing_keys: do not raise for missing keys.
+
+    Example::
+
+        d = InterpolateToGridd("lr", scale=(1, 1, 2), output_keys="image", ref_key="label")(d)
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        scale: Sequence[int] | int = (1, 1, 2),
+        order: int = 3,
+        output_keys: KeysCollection | None = None,
+        ref_key: str | None = None,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.interpolate = InterpolateToGrid(scale, order)
+        self.output_keys = self.keys if output_keys is None else ensure_tuple_rep(output_keys, len(self.keys))
+        self.ref_key = ref_key
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        """Interpolate ``data[key]`` into ``data[output_key]`` for every key."""
+        d = dict(data)
+        size = affine = None
+        if self.ref_key is not None:
+            ref = d[self.ref_key]
+            size = tuple(ref.shape[1:])
+            affine = ref.affine.clone() if isinstance(ref, MetaTensor) else None
+        for key, out_key in self.key_iterator(d, self.output_keys):
+            d[out_key] = self.interpolate(d[key], spatial_size=size, affine=affine)
+        return d
+
+
+class EnsureVolumed(MapTransform):
+    """Check that each image is one 3D volume; a single 2D slice (one DICOM file) becomes a one-slice volume.
+
+    Args:
+        keys: keys of channel-first images.
+        allow_missing_keys: do not raise for missing keys.
+
+    Shapes:
+        input: (1, X, Y, Z) or (1, X, Y); output: (1, X, Y, Z) (``Z = 1`` for a slice; the affine is unchanged, its
+        third column being the slice normal times the slice thickness).
+
+    Raises:
+        InputError: more than one channel (4D time series, several echoes) or not 2 or 3 spatial dimensions.
+    """
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        """Check every key; add the slice axis to 2D images."""
+        d = dict(data)
+        for key in self.key_iterator(d):
+            img = d[key]
+            source = getattr(img, "meta", {}).get(ImageMetaKey.FILENAME_OR_OBJ, key)
+            if img.ndim not in (3, 4) or img.shape[0] != 1:
+                shape = tuple(img.shape[1:]) if img.ndim else ()
+                raise InputError(
+                    source,
+                    f"expected one 3D volume (or a 2D slice), got {img.shape[0] if img.ndim else 0} channel(s) of "
+                    f"spatial shape {shape}: split 4D series first",
+                )
+            if img.ndim == 3:
+                d[key] = img.unsqueeze(-1)
+        return d
+
+
+class NormalizeToPercentiled(MapTransform):
+    """Divide images by a percentile of a reference image; keep the factor to restore the intensities later.
+
+    Args:
+        keys: keys of the images to scale.
+        ref_key: key of the image whose percentile is the factor.
+        percentile: the percentile (0-100) of the reference's voxels.
+        factor_key: key under which the factor is stored.
+        allow_missing_keys: do not raise for missing keys.
+
+    Raises:
+        InputError: the reference's percentile is not positive (an all-zero image).
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        ref_key: str = "image",
+        percentile: float = 99.0,
+        factor_key: str = "intensity_scale",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.ref_key = ref_key
+        self.percentile = float(percentile)
+        self.factor_key = factor_key
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        """Scale every key by ``1 / percentile(data[ref_key])``; store the factor under ``factor_key``."""
+        d = dict(data)
+        ref = d[self.ref_key]
+        factor = float(np.percentile(np.asarray(ref.detach().cpu(), dtype=np.float32), self.percentile))
+        if not factor > 0:
+            source = getattr(ref, "meta", {}).get(ImageMetaKey.FILENAME_OR_OBJ, self.ref_key)
+            raise InputError(source, f"image has no signal (its {self.percentile:g}th percentile is {factor:g})")
+        for key in self.key_iterator(d):
+            d[key] = d[key] / factor
+        d[self.factor_key] = factor
+        return d
+
+
+class RestoreIntensityd(MapTransform):
+    """Multiply images by the factor that :class:`NormalizeToPercentiled` stored, back to the input's units.
+
+    Keys holding ``None`` (an engine's ``label`` when there is no reference) are left as they are.
+
+    Args:
+        keys: keys of the images to restore.
+        factor_key: key of the stored factor.
+        allow_missing_keys: do not raise for missing keys.
+    """
+
+    def __init__(self, keys: KeysCollection, factor_key: str = "intensity_scale", allow_missing_keys: bool = False):
+        super().__init__(keys, allow_missing_keys)
+        self.factor_key = factor_key
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        """Multiply every key by ``data[factor_key]``."""
+        d = dict(data)
+        for key in self.key_iterator(d):
+            if d[key] is not None:
+                d[key] = d[key] * float(d[self.factor_key])
+        return d

@@ -1,0 +1,3 @@
+"""Networks MONAI lacks, named after their papers."""
+
+from .multiscale_fusion import MultiScaleFusionBlock, MultiScaleFusionNet

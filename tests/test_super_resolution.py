@@ -1,0 +1,265 @@
+"""Super-resolution: degradation, interpolation, metrics, the multi-scale fusion network and the bundle's inference."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from monai.data import MetaTensor
+
+from mri_monai.enhance.degrade import (
+    DegradeResolution,
+    DegradeResolutiond,
+    check_scale,
+    degrade_resolution,
+    low_resolution_affine,
+)
+from mri_monai.enhance.sr_metrics import foreground_mask, masked_psnr, masked_ssim
+from mri_monai.enhance.sr_transforms import EnsureVolumed, InterpolateToGrid, InterpolateToGridd, high_resolution_affine
+from mri_monai.errors import InputError
+from mri_monai.networks.multiscale_fusion import MultiScaleFusionNet
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ROOT / "bundles" / "brain_mri_super_resolution"
+AFFINE = np.array([[0.0, 0.0, 1.0, -30.0], [-1.0, 0.0, 0.0, 40.0], [0.0, 1.2, 0.0, -10.0], [0.0, 0.0, 0.0, 1.0]])
+
+
+def _image(shape=(12, 10, 16)) -> MetaTensor:
+    return MetaTensor(torch.rand(1, *shape), affine=torch.as_tensor(AFFINE), meta={"filename_or_obj": "a.nii.gz"})
+
+
+@pytest.mark.parametrize("scale", [(1, 1, 2), (1, 1, 4), (2, 2, 2), (1, 3, 1)])
+def test_degradation_gives_the_low_resolution_shape_and_affine(scale):
+    hr = _image((12, 10, 17))
+    lr = DegradeResolution(scale)(hr)
+    assert isinstance(lr, MetaTensor) and lr.dtype == torch.float32
+    assert lr.shape[1:] == tuple(math.ceil(n / f) for n, f in zip(hr.shape[1:], scale, strict=True))
+    assert np.allclose(lr.affine.numpy(), AFFINE @ np.diag([*scale, 1]))
+    # LR voxel k sits on HR voxel k * f: the same world point
+    assert np.allclose(lr.affine.numpy() @ [1, 1, 1, 1], AFFINE @ [scale[0], scale[1], scale[2], 1])
+    # back on the HR grid: the HR affine
+    assert np.allclose(high_resolution_affine(lr.affine, scale).numpy(), AFFINE)
+    up = InterpolateToGrid(scale)(lr)
+    assert up.shape[1:] == tuple(n * f for n, f in zip(lr.shape[1:], scale, strict=True))
+    assert np.allclose(up.affine.numpy(), AFFINE)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_slice_profile_has_the_new_slice_thickness_as_fwhm(factor):
+    """A thin bright plane blurred by a Gaussian of FWHM f is 1/16 of its peak one LR slice (f HR voxels) away."""
+    hr = torch.zeros(1, 4, 4, 16 * factor)
+    hr[..., 8 * factor] = 1.0
+    lr = degrade_resolution(hr, (1, 1, factor), noise_level=0.0)[0, 0, 0]
+    assert int(lr.argmax()) == 8
+    assert lr[7] / lr[8] == pytest.approx(1 / 16, rel=1e-3) and lr[9] / lr[8] == pytest.approx(1 / 16, rel=1e-3)
+
+
+def test_noise_levels_and_determinism():
+    hr = torch.full((1, 32, 32, 32), 10.0)
+    gaussian = degrade_resolution(hr, (1, 1, 2), noise_level=0.05, noise="gaussian")
+    assert float(gaussian.std()) == pytest.approx(0.5, rel=0.05)
+    background = degrade_resolution(torch.zeros(1, 32, 32, 32).index_fill_(1, torch.tensor([0]), 1.0), (1, 1, 2), 0.1)
+    rayleigh_mean = 0.1 * math.sqrt(math.pi / 2)  # Rician noise in the background: Rayleigh
+    assert float(background[:, 1:].mean()) == pytest.approx(rayleigh_mean, rel=0.05)
+    t = DegradeResolutiond("image", (1, 1, 2), deterministic=True)
+    a, b = _image(), _image()
+    b.copy_(a)
+    assert torch.equal(t({"image": a})["image"], t({"image": b})["image"])
+    random = DegradeResolutiond("image", (1, 1, 2)).set_random_state(0)
+    assert not torch.equal(random({"image": a})["image"], random({"image": a})["image"])
+    with pytest.raises(ValueError, match="scale"):
+        check_scale((1, 1.5, 2))
+    with pytest.raises(ValueError, match="noise"):
+        degrade_resolution(hr, (1, 1, 2), noise="poisson")
+
+
+def test_interpolation_onto_a_reference_grid_and_baseline_quality():
+    z = torch.linspace(0, 2 * math.pi, 40)
+    hr = MetaTensor(torch.sin(z).expand(1, 8, 8, 40).clone() + 2, affine=torch.as_tensor(AFFINE))
+    lr = degrade_resolution(hr, (1, 1, 2), noise_level=0.0)
+    d = InterpolateToGridd("lr", (1, 1, 2), order=3, output_keys="cubic", ref_key="hr")({"lr": lr, "hr": hr})
+    d = InterpolateToGridd("lr", (1, 1, 2), order=1, output_keys="linear", ref_key="hr")(d)
+    assert d["cubic"].shape == hr.shape and np.allclose(d["cubic"].affine.numpy(), AFFINE)
+    mask = torch.ones_like(hr, dtype=torch.bool)
+    mask[..., 36:] = False  # beyond the last LR slice the edge is repeated
+    assert masked_psnr(d["cubic"], hr, mask) > masked_psnr(d["linear"], hr, mask) > 25
+
+
+def test_metrics():
+    ref = torch.zeros(1, 20, 20, 20)
+    ref[:, 5:15, 5:15, 5:15] = 1.0
+    mask = foreground_mask(ref)
+    assert int(mask.sum()) == 1000
+    assert masked_psnr(ref + 0.1 * mask, ref, mask) == pytest.approx(20.0)
+    assert masked_ssim(ref, ref, mask) == pytest.approx(1.0)
+    noise = torch.randn_like(ref, generator=torch.Generator().manual_seed(0))
+    assert masked_ssim(ref + 0.3 * noise, ref, mask) < masked_ssim(ref + 0.1 * noise, ref, mask) < 0.99
+
+
+def test_ensure_volume():
+    slice_2d = MetaTensor(torch.rand(1, 6, 5), affine=torch.as_tensor(AFFINE))
+    out = EnsureVolumed("image")({"image": slice_2d})["image"]
+    assert out.shape == (1, 6, 5, 1) and np.allclose(out.affine.numpy(), AFFINE)
+    for bad in (torch.rand(3, 6, 5, 4), torch.rand(1, 4, 4, 4, 4)):
+        with pytest.raises(InputError, match="one 3D volume"):
+            EnsureVolumed("image")({"image": bad})
+
+
+@pytest.mark.parametrize("spatial_dims, shape", [(3, (9, 16, 7)), (2, (17, 10))])
+def test_network_shapes_identity_at_init_and_torchscript(spatial_dims, shape):
+    net = MultiScaleFusionNet(spatial_dims, features=8, branch_channels=4, kernel_sizes=(3, 5, 7), num_blocks=2)
+    x = torch.rand(2, 1, *shape)
+    assert torch.equal(net(x), x)  # the zero-initialised last layer: the network starts as the interpolation
+    torch.nn.init.normal_(net.tail.weight)
+    y = net(x)
+    assert y.shape == x.shape and not torch.equal(y, x)
+    assert torch.allclose(torch.jit.script(net)(x), y, atol=1e-5)
+    with pytest.raises(ValueError, match="odd"):
+        MultiScaleFusionNet(kernel_sizes=(3, 4))
+
+
+def _shipped_network() -> MultiScaleFusionNet:
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLE / "configs" / "inference.json"))
+    net = parser.get_parsed_content("network_def", instantiate=True)
+    net.load_state_dict(torch.load(BUNDLE / "models" / "model.pt", weights_only=True, map_location="cpu"))
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def subject(tmp_path_factory) -> Path:
+    """One generated super-resolution subject (seed 123, not in the demo data)."""
+    from mri_monai.data.tasks import make_task_data
+
+    out = tmp_path_factory.mktemp("sr") / "data"
+    make_task_data("super_resolution", out, subjects=1, seed=123, progress=False)
+    return out
+
+
+def test_shipped_weights_beat_cubic_interpolation(subject):
+    from monai.transforms import LoadImage
+
+    from mri_monai.data.readers import ValidatedNibabelReader
+
+    hr = LoadImage(reader=ValidatedNibabelReader, image_only=True, ensure_channel_first=True)(
+        subject / "sub-000" / "t1w.nii.gz"
+    )
+    hr = hr[:, 40:104, 60:124, 48:112] / float(np.percentile(hr.numpy(), 99))
+    lr = DegradeResolution((1, 1, 2), noise_level=0.02)(hr, seed=1)
+    cubic = InterpolateToGrid((1, 1, 2), order=3)(lr, spatial_size=hr.shape[1:])
+    with torch.no_grad():
+        sr = _shipped_network()(cubic[None].as_tensor())[0]
+    mask = foreground_mask(hr)
+    gain = masked_psnr(sr, hr, mask) - masked_psnr(cubic, hr, mask)
+    assert gain > 1.0, f"network only {gain:.2f} dB above cubic interpolation"
+
+
+def _bundle_inference(data: Path, out: Path, *overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    configs = BUNDLE / "configs"
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(configs / "inference.json"),
+           "--logging_file", str(configs / "logging.conf"), "--bundle_root", str(BUNDLE),
+           "--dataset_dir", str(data), "--output_dir", str(out), "--num_workers", "0",
+           "--roi_size", "[48, 48, 48]", *overrides]  # fmt: skip
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _write_datalist(folder: Path, images: list[str]) -> None:
+    items = [{"image": name} for name in images]
+    (folder / "datalist.json").write_text(json.dumps({"training": items, "validation": items, "test": items}))
+
+
+@pytest.mark.slow
+def test_inference_keeps_the_geometry_of_dicom_and_nifti_inputs(tmp_path, subject):
+    from pydicom.data import get_testdata_file
+
+    from mri_monai.data.readers import DicomReader
+
+    data = tmp_path / "data"
+    (data / "sub-a").mkdir(parents=True)
+    shutil.copy(get_testdata_file("MR_small.dcm"), data / "sub-a" / "MR_small.dcm")
+    hr = nib.load(subject / "sub-000" / "t1w.nii.gz")
+    crop = hr.slicer[50:90, 70:110, 60:90]
+    nib.save(nib.Nifti1Image(crop.get_fdata(dtype=np.float32), AFFINE), data / "sub-b.nii.gz")
+    _write_datalist(data, ["sub-a/MR_small.dcm", "sub-b.nii.gz"])
+    result = _bundle_inference(data, tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    dicom_out = nib.load(tmp_path / "out" / "sub-a" / "MR_small_sr.nii.gz")
+    dicom_in = DicomReader().get_data(DicomReader().read(data / "sub-a" / "MR_small.dcm"))
+    assert dicom_out.shape[:2] == dicom_in[0].shape and np.prod(dicom_out.shape) == dicom_in[0].size  # one slice
+    assert np.allclose(dicom_out.affine, dicom_in[1]["affine"], atol=1e-4)
+    nifti_out = nib.load(tmp_path / "out" / "sub-b_sr.nii.gz")
+    assert nifti_out.shape == (40, 40, 30) and np.allclose(nifti_out.affine, AFFINE, atol=1e-4)
+    assert nifti_out.get_data_dtype() == np.float32
+    assert (tmp_path / "out" / "sub-b_sr.png").is_file() and (tmp_path / "out" / "sub-a" / "MR_small_sr.png").is_file()
+
+
+@pytest.mark.slow
+def test_low_resolution_input_goes_onto_the_thin_slice_grid(tmp_path, subject):
+    data = tmp_path / "data"
+    data.mkdir()
+    hr = nib.load(subject / "sub-000" / "t1w.nii.gz").slicer[50:90, 70:110, 60:90]
+    lr = degrade_resolution(torch.as_tensor(hr.get_fdata(dtype=np.float32))[None], (1, 1, 2), 0.02)[0].numpy()
+    lr_affine = low_resolution_affine(AFFINE, (1, 1, 2)).numpy()
+    nib.save(nib.Nifti1Image(lr, lr_affine), data / "thick.nii.gz")
+    _write_datalist(data, ["thick.nii.gz"])
+    result = _bundle_inference(data, tmp_path / "out", "--input_is_low_resolution", "true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = nib.load(tmp_path / "out" / "thick_sr.nii.gz")
+    assert out.shape == (40, 40, 30) and np.allclose(out.affine, AFFINE, atol=1e-4)
+
+
+def _bad_input(folder: Path, problem: str) -> None:
+    folder.mkdir()
+    arrays = {
+        "nan": np.full((8, 8, 8), np.nan, np.float32),
+        "4d": np.ones((8, 8, 8, 3), np.float32),
+        "empty": np.zeros((8, 0, 8), np.float32),
+        "zeros": np.zeros((8, 8, 8), np.float32),
+    }
+    if problem == "unreadable":
+        (folder / "bad.nii.gz").write_bytes(b"not an image at all")
+    else:
+        nib.save(nib.Nifti1Image(arrays[problem], np.eye(4)), folder / "bad.nii.gz")
+    _write_datalist(folder, ["bad.nii.gz"])
+
+
+@pytest.mark.parametrize("problem", ["nan", "4d", "empty", "unreadable", "zeros"])
+def test_bad_input_raises_an_input_error_naming_the_file(tmp_path, problem):
+    """The bundle's inference preprocessing, run in-process on each kind of bad input."""
+    from monai.bundle import ConfigParser
+
+    _bad_input(tmp_path / "data", problem)
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLE / "configs" / "inference.json"))
+    parser.update({"bundle_root": str(BUNDLE), "dataset_dir": str(tmp_path / "data")})
+    with pytest.raises(Exception) as info:
+        parser.get_parsed_content("preprocessing")(parser.get_parsed_content("data")[0])
+    errors = list(_chain(info.value))
+    assert any(isinstance(e, InputError) and "bad.nii.gz" in str(e) for e in errors), errors
+
+
+@pytest.mark.slow
+def test_bad_input_exits_non_zero_with_nothing_written(tmp_path):
+    _bad_input(tmp_path / "data", "nan")
+    result = _bundle_inference(tmp_path / "data", tmp_path / "out")
+    assert result.returncode != 0 and "InputError" in result.stderr and "bad.nii.gz" in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
+
+
+def _chain(error: BaseException | None):
+    while error is not None:
+        yield error
+        error = error.__cause__

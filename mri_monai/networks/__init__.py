@@ -1,3 +1,4 @@
 """Networks MONAI lacks, named after their papers."""
 
 from .multiscale_fusion import MultiScaleFusionBlock, MultiScaleFusionNet
+from .resnet_generator import ResnetGenerator

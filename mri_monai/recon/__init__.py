@@ -7,7 +7,14 @@ from .engine import KspaceBatch
 from .evaluation import CompressedSensingd, ReconstructionMetricsWriter
 from .inferer import KspaceSliceInferer
 from .metrics import nmse, psnr, ssim, volume_metrics
-from .outputs import RescaleOutputd, SaveComparisonFigured, SaveSubmissiond, ToVolumed, relative_output
+from .outputs import (
+    CropToReconSized,
+    RescaleOutputd,
+    SaveComparisonFigured,
+    SaveSubmissiond,
+    ToVolumed,
+    relative_output,
+)
 from .slice_dataset import FastMRISliceDataset
 from .transforms import LoadFastMRId, Undersampled, ZeroFilledScaled, mask_seed
 from .varnet import BatchCoilSensitivityModel, E2EVarNet, UnitSensitivity, sampled_points, unet_features

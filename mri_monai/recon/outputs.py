@@ -27,7 +27,14 @@ from mri_monai.data.acquisition import slices_to_volume
 from mri_monai.data.atomic import atomic_output
 from mri_monai.data.fastmri_h5 import write_submission_h5
 
-__all__ = ["RescaleOutputd", "ToVolumed", "SaveSubmissiond", "SaveComparisonFigured", "relative_output"]
+__all__ = [
+    "CropToReconSized",
+    "RescaleOutputd",
+    "ToVolumed",
+    "SaveSubmissiond",
+    "SaveComparisonFigured",
+    "relative_output",
+]
 
 
 def relative_output(filename: str, output_dir: str | os.PathLike, data_root_dir: str | os.PathLike) -> Path:
@@ -52,6 +59,29 @@ class RescaleOutputd(MapTransform):
         scale = torch.as_tensor(d[self.scale_key]).reshape(-1, 1, 1)
         for key in self.key_iterator(d):
             d[key] = torch.as_tensor(d[key]).detach().cpu() * scale.cpu()
+        return d
+
+
+class CropToReconSized(MapTransform):
+    """Centre-crop (S, H, W) images to ``data[size_key]`` (H', W'), as fastMRI crops to the ``reconSpace`` size.
+
+    Real fastMRI multi-coil files hold oversampled k-space (e.g. 640 x 320) and 320 x 320 references; images that are
+    already no larger than the size are left as they are.
+    """
+
+    def __init__(self, keys: str | Sequence[str], size_key: str = "recon_size", allow_missing_keys: bool = True):
+        super().__init__(keys, allow_missing_keys)
+        self.size_key = size_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        if self.size_key not in d:
+            return d
+        height, width = (int(n) for n in torch.as_tensor(d[self.size_key]).reshape(-1)[:2])
+        for key in self.key_iterator(d):
+            image = torch.as_tensor(d[key])
+            top, left = max((image.shape[-2] - height) // 2, 0), max((image.shape[-1] - width) // 2, 0)
+            d[key] = image[..., top : top + min(height, image.shape[-2]), left : left + min(width, image.shape[-1])]
         return d
 
 

@@ -34,7 +34,8 @@ class LoadFastMRId(MapTransform):
 
     Adds ``kspace`` (complex64 (S, C, H, W); single-coil files give C = 1), ``target`` (float32 (S, H', W'), when
     the file has one), ``mask`` (bool (W,), when the file stores one), ``affine`` (float64 (4, 4): the file's
-    ``affine`` attribute for the (X, Y, S) volume layout, identity when absent) and ``filename``.
+    ``affine`` attribute for the (X, Y, S) volume layout, identity when absent), ``recon_size`` (int64 (2,): the
+    target's (H', W'), else the ISMRMRD header's ``reconSpace``, else (H, W)) and ``filename``.
 
     Raises:
         InputError: missing, truncated or non-HDF5 file; missing, real-valued or non-finite ``kspace``; a stored mask
@@ -63,6 +64,11 @@ class LoadFastMRId(MapTransform):
             if affine.shape != (4, 4) or not np.isfinite(affine).all():
                 raise InputError(volume.path, f"attribute 'affine' must be a finite (4, 4) matrix, got {affine.shape}")
             d["affine"] = torch.from_numpy(affine)
+            if volume.reconstruction is not None:
+                recon_size = volume.reconstruction.shape[-2:]
+            else:
+                recon_size = volume.recon_size or volume.kspace.shape[-2:]
+            d["recon_size"] = torch.tensor([int(n) for n in recon_size])
             d["filename"] = str(volume.path)
         return d
 

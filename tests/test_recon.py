@@ -139,6 +139,7 @@ def _shipped(bundle: str) -> torch.nn.Module:
     return net.eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("bundle", "key"),
     [("brain_mri_varnet_reconstruction", "multicoil"), ("brain_mri_cascade_reconstruction", "singlecoil")],

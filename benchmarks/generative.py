@@ -1,0 +1,80 @@
+"""Speed of the GAN engines and of slice-wise translation with the translation bundle's networks (CPU or CUDA).
+
+Usage: ``python benchmarks/generative.py [--iterations N]``. Prints seconds per training iteration of
+``CycleGanTrainer`` and ``ConditionalGanTrainer`` (batch 1, 128x128 slices) and seconds per 128x128x112 volume
+for ``SliceTranslator``; the threads are those torch uses (set ``OMP_NUM_THREADS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from ignite.engine import Events
+from monai.networks.nets import PatchDiscriminator
+from torch.utils.data import DataLoader
+
+from mri_monai.engines import ConditionalGanTrainer, CycleGanTrainer, PrepareBatchPair
+from mri_monai.generative import SliceTranslator
+from mri_monai.networks.resnet_generator import ResnetGenerator
+
+
+def _adam(*nets: torch.nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.Adam([p for n in nets for p in n.parameters()], 2e-4, betas=(0.5, 0.999))
+
+
+def _disc(in_channels: int, device: torch.device) -> torch.nn.Module:
+    return PatchDiscriminator(spatial_dims=2, channels=32, in_channels=in_channels, norm="INSTANCE").to(device)
+
+
+def seconds_per_iteration(kind: str, iterations: int, device: torch.device) -> float:
+    """Mean wall time of one training iteration after one warm-up iteration."""
+    data = [{"a": torch.rand(1, 128, 128) * 2 - 1, "b": torch.rand(1, 128, 128) * 2 - 1}] * (iterations + 1)
+    loader = DataLoader(data, batch_size=1)
+    g_ab, g_ba = ResnetGenerator(base_channels=16).to(device), ResnetGenerator(base_channels=16).to(device)
+    if kind == "cycle":
+        d_a, d_b = _disc(1, device), _disc(1, device)
+        trainer = CycleGanTrainer(device, 1, loader, g_ab, g_ba, _adam(g_ab, g_ba), d_a, d_b, _adam(d_a, d_b),
+                                  prepare_batch=PrepareBatchPair("a", "b"))  # fmt: skip
+    else:
+        d = _disc(2, device)
+        trainer = ConditionalGanTrainer(device, 1, loader, g_ab, _adam(g_ab), d, _adam(d),
+                                        prepare_batch=PrepareBatchPair("a", "b"))  # fmt: skip
+    stamps: list[float] = []
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: stamps.append(time.perf_counter()))
+    trainer.run()
+    return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+
+
+def seconds_per_volume(device: torch.device) -> float:
+    """Wall time to translate one 128x128x112 volume slice by slice."""
+    translate = SliceTranslator(ResnetGenerator(base_channels=16).to(device))
+    volume = torch.rand(1, 1, 128, 128, 112, device=device)
+    translate(volume[..., :16])
+    start = time.perf_counter()
+    translate(volume)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=10)
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    print(f"device {device}, torch threads {torch.get_num_threads()}")
+    rows = [
+        ("CycleGAN iteration (2 G + 2 D, batch 1, 128x128)", seconds_per_iteration("cycle", args.iterations, device)),
+        (
+            "pix2pix iteration (1 G + 1 D, batch 1, 128x128)",
+            seconds_per_iteration("conditional", args.iterations, device),
+        ),
+        ("translate one 128x128x112 volume", seconds_per_volume(device)),
+    ]
+    print("| what | seconds |\n|---|---|")
+    for what, seconds in rows:
+        print(f"| {what} | {seconds:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

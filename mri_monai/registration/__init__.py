@@ -1,0 +1,30 @@
+"""Registration: Elastix through ITKElastix, learned registration on MONAI's VoxelMorph, and their comparison.
+
+- :mod:`.elastix`: Elastix runner with rigid / affine / B-spline presets kept as parameter files;
+- :mod:`.network`, :mod:`.losses`, :mod:`.instance_optimization`: VoxelMorph at reduced resolution, its training
+  loss, and test-time optimisation of its field;
+- :mod:`.data`, :mod:`.transforms`: registration pairs from a datalist, batch preparation, warping post-processing;
+- :mod:`.pair`, :mod:`.methods`, :mod:`.metrics`, :mod:`.compare`, :mod:`.report`, :mod:`.evaluation`: checked
+  image pairs, the compared methods, Dice / HD95 / Jacobian metrics, tables and figures, the bundle's evaluation.
+"""
+
+from .compare import TISSUES, compare_pair, markdown_table, summarise, write_csv
+from .data import PAIR_MODES, PairDataset, PrepareRegistrationBatch, registration_pairs, registration_subjects
+from .elastix import PRESETS, ElastixRegistration, ElastixResult, parameter_object, preset_path
+from .evaluation import RegistrationEvaluation
+from .instance_optimization import InstanceOptimization
+from .losses import RegistrationLoss
+from .methods import (
+    METHODS,
+    ElastixMethod,
+    MethodResult,
+    NetworkMethod,
+    NoRegistration,
+    load_bundle_network,
+    make_methods,
+)
+from .metrics import dice_per_label, folding_percent, hd95_per_label, registration_metrics, std_log_jacobian
+from .network import LowResVoxelMorph
+from .pair import RegistrationPair, grid_ddf, load_pair
+from .report import checkerboard, comparison_figure
+from .transforms import CopyMetad, Warpd, WarpImage

@@ -263,8 +263,12 @@ def check_inference_outputs(bundle: Path, data: Path, out: Path) -> None:
 
 @pytest.mark.slow
 @bundle_param
-def test_shipped_weights_beat_the_baseline(bundle, tmp_path, task_data):
+def test_shipped_weights_beat_the_baseline(bundle, tmp_path, task_data, request):
     block = mri_block(bundle)
+    known = block.get("known_failures", {}).get("beats_baseline")
+    if known:  # deterministic on this data: a pass means the note (metadata and README) has to go
+        assert known in (bundle / "docs" / "README.md").read_text()
+        request.applymarker(pytest.mark.xfail(reason=f"documented: {known}", strict=True, raises=AssertionError))
     data = task_data(block["data_task"])
     out = tmp_path / "eval"
     run([sys.executable, *bundle_cmd(bundle, ["train.json", "evaluate.json"], "--dataset_dir", str(data),

@@ -1,7 +1,7 @@
-"""The main job: demo data for every task, each bundle run on it, and an HTML report.
+"""The main job: demo data for every task, each bundle's inference and evaluation run on it, and an HTML report.
 
-Bundles are found in ``bundles/`` of the working directory. While none exist yet, the demo makes the
-data, draws one subject of each task and reports what it made.
+Bundles are found in ``bundles/`` of the working directory. The report shows, per bundle, the figures its runs
+wrote and its metrics table, or the error of a run that failed; then one subject of each task's demo data.
 """
 
 from __future__ import annotations
@@ -9,26 +9,30 @@ from __future__ import annotations
 import html
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from tqdm import tqdm
 
+from .bundle_run import WORKFLOWS, BundleRun, run_bundle
 from .data.acquisition import slices_to_volume, volume_to_slices
+from .data.atomic import atomic_output
 from .data.fastmri_h5 import read_fastmri_h5
 from .data.tasks import TASKS, make_task_data
 
 __all__ = ["run_demo", "ensure_demo_data"]
 
 
-def ensure_demo_data(data_dir: Path, subjects: int) -> dict[str, dict]:
-    """Make the demo data of every task under ``data_dir/<task>`` unless its datalist exists.
+def ensure_demo_data(data_dir: Path, subjects: int, tasks: Iterable[str] = TASKS) -> dict[str, dict]:
+    """Make the demo data of each of ``tasks`` under ``data_dir/<task>`` unless its datalist exists.
 
     Returns:
         task -> {"datalist": path, "seconds": time spent making it (0 when it existed), "megabytes": size}.
     """
     made = {}
-    for task in TASKS:
+    for task in tasks:
         folder = data_dir / task
         datalist = folder / "datalist.json"
         started = time.time()
@@ -84,29 +88,109 @@ def _figure(task: str, datalist: Path, out: Path) -> Path:
     return path
 
 
-def run_demo(out: Path, data_dir: Path, subjects: int = 6) -> int:
-    """Make the demo data, run every bundle found in ``bundles/`` and write ``out/report.html``.
+def _bundle_task(bundle: Path) -> str:
+    return json.loads((bundle / "configs" / "metadata.json").read_text())["mri_monai"]["data_task"]
+
+
+def _figures(run: BundleRun, limit: int = 2) -> list[Path]:
+    """The first ``limit`` PNG files a run wrote (sorted by path)."""
+    return sorted(run.output_dir.rglob("*.png"))[:limit] if run.output_dir.is_dir() else []
+
+
+def _metrics_html(summary: dict) -> str:
+    """An HTML table of ``metrics_summary.json``'s methods (rows) and metrics (columns)."""
+    methods = summary.get("methods", {})
+    flat = {name: _flatten(values) for name, values in methods.items()}
+    columns = sorted({key for values in flat.values() for key in values})
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    rows = []
+    for name, values in flat.items():
+        cells = "".join(f"<td>{_number(values.get(c))}</td>" for c in columns)
+        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+    note = f"primary metric {summary.get('primary_metric')}, baseline {summary.get('baseline')}"
+    table = f"<table border=1 cellpadding=3><tr><th>method</th>{head}</tr>{''.join(rows)}</table>"
+    return f"{table}<p>{html.escape(note)}</p>"
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _number(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else html.escape("" if value is None else str(value))
+
+
+def _primary(summary: dict | None) -> str:
+    """'network X vs baseline Y' for the summary's primary metric."""
+    if not summary:
+        return ""
+    metric, methods = summary.get("primary_metric"), summary.get("methods", {})
+    network = _flatten(methods.get("network", {})).get(metric)
+    baseline = _flatten(methods.get(summary.get("baseline"), {})).get(metric)
+    if network is None or baseline is None:
+        return ""
+    return f"{metric}: network {network:.4g} vs {summary['baseline']} {baseline:.4g}"
+
+
+def _bundle_section(bundle: Path, runs: list[BundleRun], out: Path) -> str:
+    parts = [f"<h2>{html.escape(bundle.name)}</h2>"]
+    for run in runs:
+        status = "passed" if run.ok else "FAILED"
+        parts.append(f"<h3>{run.workflow}: {status} in {run.seconds:.0f} s</h3>")
+        if not run.ok:
+            parts.append(f"<pre>{html.escape(run.error())}</pre>")
+            continue
+        for figure in _figures(run):
+            parts.append(f"<img src='{figure.relative_to(out)}' style='max-width:100%'>")
+        summary = run.summary()
+        if summary:
+            parts.append(_metrics_html(summary))
+    return "\n".join(parts)
+
+
+def run_demo(out: Path, data_dir: Path, subjects: int = 6, bundles_dir: Path = Path("bundles")) -> int:
+    """Make the demo data, run every bundle's inference and evaluation on it and write ``out/report.html``.
+
+    The demo data (``subjects`` per task, seed 2026: not the subjects the shipped weights were trained on) are made
+    in ``data_dir/<task>`` for the tasks of the bundles found, unless they exist. Each bundle in ``bundles_dir`` runs
+    ``inference.json`` and ``evaluate.json`` on its task's demo data, in its own process (``python -m monai.bundle
+    run``); a bundle that fails is reported with its error and the others still run.
 
     Returns:
-        0 when every step passed, 1 otherwise.
+        0 when every run passed, 1 otherwise.
     """
+    out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    made = ensure_demo_data(data_dir, subjects)
-    bundles = sorted(p.name for p in Path("bundles").glob("*/configs/metadata.json"))
-    rows = []
-    for task, info in made.items():
-        figure = _figure(task, info["datalist"], out)
-        rows.append((task, info, figure))
+    bundles = sorted(p.parents[1] for p in bundles_dir.glob("*/configs/metadata.json"))
+    made = ensure_demo_data(data_dir, subjects, sorted({_bundle_task(b) for b in bundles}))
+    runs: dict[Path, list[BundleRun]] = {}
+    progress = tqdm([(b, w) for b in bundles for w in WORKFLOWS], desc="demo", unit="run")
+    for bundle, workflow in progress:
+        progress.set_postfix_str(f"{bundle.name} {workflow}")
+        data = made[_bundle_task(bundle)]["datalist"].parent
+        runs.setdefault(bundle, []).append(run_bundle(bundle, workflow, data, out / bundle.name / workflow))
     parts = ["<html><head><meta charset='utf-8'><title>mri-monai demo</title></head><body>", "<h1>mri-monai demo</h1>"]
     parts.append("<p>All data are SYNTHETIC subjects derived from the MNI152 2009a template; research use only.</p>")
-    parts.append(f"<p>Bundles found: {html.escape(', '.join(bundles) or 'none yet')}</p>")
-    for task, info, figure in rows:
-        parts.append(f"<h2>{task}</h2><p>{html.escape(TASKS[task].description)}; {info['megabytes']:.1f} MB</p>")
+    parts += [_bundle_section(bundle, bundle_runs, out) for bundle, bundle_runs in runs.items()]
+    parts.append("<h2>Demo data</h2>")
+    for task, info in made.items():
+        figure = _figure(task, info["datalist"], out)
+        parts.append(f"<h3>{task}</h3><p>{html.escape(TASKS[task].description)}; {info['megabytes']:.1f} MB</p>")
         parts.append(f"<img src='{figure.name}'>")
     parts.append("</body></html>")
-    (out / "report.html").write_text("\n".join(parts))
-    print(f"{'task':<17} {'MB':>7} {'made in (s)':>11}")
-    for task, info, _ in rows:
-        print(f"{task:<17} {info['megabytes']:>7.1f} {info['seconds']:>11.1f}")
-    print(f"bundles: {', '.join(bundles) or 'none yet'}; report: {out / 'report.html'}")
-    return 0
+    with atomic_output(out / "report.html") as tmp:
+        tmp.write_text("\n".join(parts))
+    print(f"{'bundle':<36} {'workflow':<10} {'status':<7} {'s':>6}  result")
+    for bundle, bundle_runs in runs.items():
+        for run in bundle_runs:
+            status, result = ("ok", _primary(run.summary())) if run.ok else ("FAILED", run.error(1))
+            print(f"{bundle.name:<36} {run.workflow:<10} {status:<7} {run.seconds:>6.0f}  {result}")
+    failed = sum(not run.ok for bundle_runs in runs.values() for run in bundle_runs)
+    print(f"{len(bundles)} bundles, {failed} failed run(s); report: {out / 'report.html'}")
+    return 1 if failed else 0

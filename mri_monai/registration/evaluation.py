@@ -46,7 +46,7 @@ class RegistrationEvaluation:
         network: LowResVoxelMorph,
         output_dir: str | os.PathLike,
         methods: Sequence[str] = METHODS,
-        baseline: str = "elastix_affine",
+        baseline: str = "none",
         threads: int | None = 1,
         device: str | torch.device = "cpu",
         instance_optimization: dict | None = None,

@@ -49,14 +49,14 @@ class InstanceOptimization:
 
     Example::
 
-        optimise = InstanceOptimization(net, steps=40)
+        optimise = InstanceOptimization(net, steps=20)
         ddf = optimise(moving, fixed)  # (1, 3, X, Y, Z) in voxels
     """
 
     def __init__(
         self,
         network: LowResVoxelMorph,
-        steps: int = 40,
+        steps: int = 20,
         learning_rate: float = 0.2,
         similarity: nn.Module | None = None,
         regularization: nn.Module | None = None,

@@ -8,6 +8,7 @@ deviation of the log-Jacobian (Learn2Reg's SDlogJ).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,9 +60,11 @@ def hd95_per_label(
     if np.shape(pred) != np.shape(ref):
         raise ValueError(f"label maps differ in shape: {np.shape(pred)} vs {np.shape(ref)}")
     p, r = _one_hot(pred, labels), _one_hot(ref, labels)
-    distances = compute_hausdorff_distance(
-        p, r, include_background=True, percentile=95, spacing=[float(s) for s in spacing]
-    )[0]
+    with warnings.catch_warnings():  # MONAI 1.6 warns about its own internal use of a deprecated argument
+        warnings.filterwarnings("ignore", message=".*always_return_as_numpy.*")
+        distances = compute_hausdorff_distance(
+            p, r, include_background=True, percentile=95, spacing=[float(s) for s in spacing]
+        )[0]
     present = (p.flatten(2).sum(-1) > 0) & (r.flatten(2).sum(-1) > 0)
     return {int(v): float(d) if ok else float("nan") for v, d, ok in zip(labels, distances, present[0], strict=True)}
 

@@ -2,3 +2,4 @@
 
 from .multiscale_fusion import MultiScaleFusionBlock, MultiScaleFusionNet
 from .resnet_generator import ResnetGenerator
+from .skip_autoencoder import SkipAutoencoder

@@ -1,0 +1,187 @@
+"""Dictionary transforms around an image-enhancement network: loading NIfTI or DICOM, input checks, and invertible
+intensity scaling."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+import torch
+from monai.config import DtypeLike, KeysCollection
+from monai.data import MetaTensor
+from monai.transforms import InvertibleTransform, LoadImage, MapTransform
+from monai.utils import ImageMetaKey, TraceKeys
+
+from mri_monai.data.readers import DicomReader, ValidatedNibabelReader
+from mri_monai.errors import InputError
+
+__all__ = ["CheckImaged", "LoadMRImaged", "ScaleByPercentiled"]
+
+
+def _source(img: torch.Tensor, key: Hashable) -> str:
+    """The file an image came from (its ``filename_or_obj``), else a label naming its key."""
+    meta = getattr(img, "meta", {})
+    return str(meta.get(ImageMetaKey.FILENAME_OR_OBJ) or f"<{key}>")
+
+
+class LoadMRImaged(MapTransform):
+    """Load NIfTI or DICOM images, each with the project's reader for its kind, as channel-less MetaTensors.
+
+    DICOM (a folder, a ``.dcm`` file or a file with the DICOM preamble) is read by
+    :class:`~mri_monai.data.readers.DicomReader`, ``.nii``/``.nii.gz`` by
+    :class:`~mri_monai.data.readers.ValidatedNibabelReader`; both raise :class:`~mri_monai.errors.InputError` naming
+    the file for unreadable input, and any other file is refused the same way.
+
+    Args:
+        keys: keys of the file names (one file or DICOM folder per key).
+        dtype: data type of the loaded arrays.
+        allow_missing_keys: do not raise for missing keys.
+
+    Example::
+
+        d = LoadMRImaged("image")({"image": "MR_small.dcm"})  # d["image"]: MetaTensor (64, 64) with its affine
+    """
+
+    def __init__(self, keys: KeysCollection, dtype: DtypeLike = np.float32, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.dicom = LoadImage(reader=DicomReader, image_only=True, dtype=dtype)
+        self.nifti = LoadImage(reader=ValidatedNibabelReader, image_only=True, dtype=dtype)
+
+    def __call__(self, data: Mapping[Hashable, str]) -> dict[Hashable, torch.Tensor]:
+        """Replace each file name by its image."""
+        d = dict(data)
+        for key in self.key_iterator(d):
+            name = str(d[key])
+            if DicomReader().verify_suffix(name):
+                d[key] = self.dicom(name)
+            elif ValidatedNibabelReader().verify_suffix(name):
+                d[key] = self.nifti(name)
+            else:
+                raise InputError(name, "not a NIfTI (.nii, .nii.gz) or DICOM (.dcm, DICOM folder) image")
+        return d
+
+
+class CheckImaged(MapTransform):
+    """Raise :class:`~mri_monai.errors.InputError`, naming the file, for images a network cannot be run on.
+
+    Refused: a number of spatial dimensions not in ``spatial_dims``, a number of channels other than
+    ``channels`` (e.g. a 4D NIfTI of several volumes), an empty image (a zero-size axis, or every voxel the same
+    value, e.g. all zero) and NaN or infinite values.
+
+    Args:
+        keys: keys of channel-first images (C, *spatial), e.g. after ``EnsureChannelFirstd``.
+        spatial_dims: accepted numbers of spatial dimensions.
+        channels: required number of channels (``None``: any).
+        allow_missing_keys: do not raise for missing keys.
+
+    Example::
+
+        CheckImaged("image", spatial_dims=(2, 3), channels=1)({"image": img})  # returns the item unchanged
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        spatial_dims: Sequence[int] = (2, 3),
+        channels: int | None = 1,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.spatial_dims = tuple(int(s) for s in spatial_dims)
+        self.channels = channels
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        """Check every key; return the item unchanged."""
+        d = dict(data)
+        for key in self.key_iterator(d):
+            img = d[key]
+            source = _source(img, key)
+            shape = tuple(img.shape)
+            spatial = shape[1:]
+            if len(spatial) not in self.spatial_dims:
+                raise InputError(
+                    source,
+                    f"expected a {' or '.join(f'{s}D' for s in self.spatial_dims)} image, "
+                    f"got {len(spatial)} spatial dimensions (channel-first shape {shape})",
+                )
+            if self.channels is not None and shape[0] != self.channels:
+                raise InputError(
+                    source,
+                    f"expected {self.channels} channel(s), got {shape[0]} (channel-first shape {shape}): "
+                    "several volumes, echoes or colour channels in one file?",
+                )
+            if 0 in shape:
+                raise InputError(source, f"image is empty (shape {shape})")
+            values = torch.as_tensor(img)
+            bad = int((~torch.isfinite(values)).sum())
+            if bad:
+                raise InputError(source, f"image contains {bad} NaN or infinite value(s)")
+            if bool(values.max() == values.min()):
+                raise InputError(source, f"image is empty: every voxel equals {float(values.max()):g}")
+        return d
+
+
+class ScaleByPercentiled(MapTransform, InvertibleTransform):
+    """Divide images by a percentile of a reference image; invertible, so ``Invertd`` restores the input's units.
+
+    Networks see intensities near [0, 1] whatever the scanner's units; the factor is recorded in each image's
+    ``applied_operations`` and the inverse multiplies by it (use ``Invertd(keys="pred", orig_keys="image", ...)``).
+
+    Args:
+        keys: keys of the images to scale.
+        ref_key: key of the image whose percentile gives the factor for all ``keys`` (e.g. the noisy input, so that
+            the target of a training pair is scaled like its input); ``None``: each image its own.
+        percentile: percentile in [0, 100] of the reference giving the factor.
+        allow_missing_keys: do not raise for missing keys.
+
+    Raises:
+        InputError: the percentile is not positive (an image of zeros or negative values), naming the file.
+
+    Example::
+
+        scale = ScaleByPercentiled(["image", "label"], ref_key="image", percentile=99.5)
+        d = scale({"image": noisy, "label": clean})
+        restored = scale.inverse({"image": d["image"]})["image"]  # == noisy
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        ref_key: str | None = None,
+        percentile: float = 99.5,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        if not 0 <= percentile <= 100:
+            raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+        self.ref_key = ref_key
+        self.percentile = float(percentile)
+
+    def _factor(self, img: torch.Tensor, key: Hashable) -> float:
+        values = torch.as_tensor(img).detach().cpu().numpy()
+        factor = float(np.percentile(values, self.percentile))
+        if not np.isfinite(factor) or factor <= 0:
+            raise InputError(
+                _source(img, key), f"cannot normalise: {self.percentile:g}th percentile is {factor:g} (must be > 0)"
+            )
+        return factor
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        """Scale every key; record the factor for the inverse."""
+        d = dict(data)
+        shared = None if self.ref_key is None else self._factor(d[self.ref_key], self.ref_key)
+        for key in self.key_iterator(d):
+            factor = self._factor(d[key], key) if shared is None else shared
+            img = d[key] if isinstance(d[key], MetaTensor) else MetaTensor(d[key])
+            img = img / factor
+            self.push_transform(img, extra_info={"factor": factor})
+            d[key] = img
+        return d
+
+    def inverse(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        """Multiply every key by the factor recorded when it was scaled."""
+        d = dict(data)
+        for key in self.key_iterator(d):
+            xform = self.pop_transform(d[key])
+            d[key] = d[key] * xform[TraceKeys.EXTRA_INFO]["factor"]
+        return d

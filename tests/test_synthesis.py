@@ -18,6 +18,7 @@ from mri_monai.generative import (
     MeanImageSampler,
     SampleWriter,
     SynthesisEvaluation,
+    dcgan_init,
     frechet_distance,
     load_axial_slices,
     ms_ssim_diversity,
@@ -39,6 +40,21 @@ def test_dcgan_shapes(size):
     torch.jit.script(g)
     with pytest.raises(ValueError, match="power of two"):
         DCGANGenerator(image_size=100)
+
+
+def test_dcgan_init_sets_the_paper_initialisation():
+    torch.manual_seed(0)
+    g = DCGANGenerator(latent_size=16, image_size=32, base_channels=8)
+    assert dcgan_init(g) is g
+    convs = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    norms = [m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    weights = torch.cat([m.weight.ravel() for m in convs])
+    assert abs(float(weights.std()) - 0.02) < 0.002 and abs(float(weights.mean())) < 0.002
+    assert float(convs[-1].bias.abs().max()) == 0.0
+    scales = torch.cat([m.weight for m in norms])
+    assert abs(float(scales.mean()) - 1.0) < 0.01 and all(float(m.bias.abs().max()) == 0.0 for m in norms)
+    d = dcgan_init(DCGANDiscriminator(image_size=32, base_channels=4))
+    assert all(abs(float(m.weight.std()) - 0.02) < 0.01 for m in d.modules() if isinstance(m, torch.nn.Conv2d))
 
 
 def test_gan_losses_train_the_right_network():
@@ -87,6 +103,21 @@ def test_sample_writer_writes_png_and_nifti(tmp_path):
     assert writer.sample(2).shape == (2, 1, 16, 16)
     with pytest.raises(ValueError, match="only 5 latents"):
         writer.sample(6)
+
+
+def test_sample_writer_loads_its_checkpoint_at_the_first_sample(tmp_path):
+    trained = DCGANGenerator(latent_size=4, image_size=16, base_channels=4)
+    torch.save(trained.state_dict(), tmp_path / "model.pt")
+    latents = torch.randn(3, 4)
+    fresh = DCGANGenerator(latent_size=4, image_size=16, base_channels=4)
+    writer = SampleWriter(fresh, latents, tmp_path / "out", checkpoint=tmp_path / "model.pt")  # nothing loaded yet
+    trained.eval()
+    with torch.no_grad():
+        expected = ((trained(latents) + 1) / 2).clamp(0, 1)
+    assert torch.allclose(writer.sample(), expected)
+    missing = SampleWriter(fresh, latents, tmp_path / "out", checkpoint=tmp_path / "absent.pt")  # builds fine
+    with pytest.raises(FileNotFoundError, match="weights not found"):
+        missing.run()
 
 
 def test_png_round_trip(tmp_path):

@@ -13,5 +13,5 @@ from .metrics import (
 )
 from .png import save_png, tile
 from .pool import ImagePool
-from .synthesis import SampleWriter, SynthesisEvaluation, display, load_axial_slices
+from .synthesis import SampleWriter, SynthesisEvaluation, dcgan_init, display, load_axial_slices
 from .translation import BidirectionalGenerator, SliceTranslator, check_volumes, unpaired_datalist

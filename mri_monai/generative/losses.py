@@ -1,4 +1,11 @@
-"""Adversarial loss callables in the form MONAI's ``GanTrainer`` calls them."""
+"""Adversarial loss callables in the form MONAI's ``GanTrainer`` calls them.
+
+Both use MONAI's :class:`~monai.losses.PatchAdversarialLoss` on the discriminator's logits. For the least-squares
+criterion MONAI applies a leaky ReLU to the logits by default; that lets the discriminator call every fake "0" with
+any negative logit and starves the generator of gradient (seen here: the discriminator loss fell to 0.01 in the
+first epoch and the generator never left noise), so it is switched off (``no_activation_leastsq=True``): plain LSGAN
+(Mao et al. 2017) on the logits.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ class DiscriminatorLoss:
 
     def __init__(self, discriminator: nn.Module, criterion: str = "least_squares") -> None:
         self.discriminator = discriminator
-        self.loss = PatchAdversarialLoss(criterion=criterion)
+        self.loss = PatchAdversarialLoss(criterion=criterion, no_activation_leastsq=True)
 
     def __call__(self, fakes: torch.Tensor, reals: torch.Tensor) -> torch.Tensor:
         real = self.loss(self.discriminator(reals), target_is_real=True, for_discriminator=True)
@@ -41,7 +48,7 @@ class GeneratorLoss:
 
     def __init__(self, discriminator: nn.Module, criterion: str = "least_squares") -> None:
         self.discriminator = discriminator
-        self.loss = PatchAdversarialLoss(criterion=criterion)
+        self.loss = PatchAdversarialLoss(criterion=criterion, no_activation_leastsq=True)
 
     def __call__(self, fakes: torch.Tensor) -> torch.Tensor:
         return self.loss(self.discriminator(fakes), target_is_real=True, for_discriminator=False)

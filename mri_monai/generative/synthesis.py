@@ -17,11 +17,11 @@ from mri_monai.data.atomic import save_nifti
 from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.errors import InputError
 
-from .evaluation import write_metrics
+from .evaluation import load_state, write_metrics
 from .metrics import frechet_distance, ms_ssim_diversity, nearest_ncc, tissue_statistics
 from .png import save_png, tile
 
-__all__ = ["load_axial_slices", "display", "SampleWriter", "SynthesisEvaluation"]
+__all__ = ["load_axial_slices", "display", "dcgan_init", "SampleWriter", "SynthesisEvaluation"]
 
 
 def load_axial_slices(
@@ -65,6 +65,26 @@ def load_axial_slices(
     return torch.stack(slices)
 
 
+def dcgan_init(network: nn.Module, std: float = 0.02) -> nn.Module:
+    """DCGAN weight initialisation (Radford et al. 2016), in place; returns ``network``.
+
+    Convolution and transposed-convolution weights ~ N(0, ``std``), their biases 0; batch-norm scales
+    ~ N(1, ``std``), shifts 0 (the paper's initialisation; PyTorch's default Kaiming-uniform one gives the
+    generator a much larger output scale at the start of training).
+    """
+    for module in network.modules():
+        if isinstance(
+            module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+        ):
+            nn.init.normal_(module.weight, 0.0, std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
+            nn.init.normal_(module.weight, 1.0, std)
+            nn.init.zeros_(module.bias)
+    return network
+
+
 def display(image: np.ndarray | torch.Tensor) -> np.ndarray:
     """A RAS axial slice (X, Y) as a picture: anterior at the top, the subject's right on the left."""
     return np.flipud(np.asarray(image, dtype=np.float64).T)
@@ -80,6 +100,9 @@ class SampleWriter:
         voxel_size: in-plane voxel size (mm) written into the NIfTI affine (slices stacked 1 slice apart).
         batch_size: latents per network call.
         device: device of the network.
+        checkpoint: optional state dict file (``torch.load(weights_only=True)``) loaded strictly into
+            ``network`` before the first sample, not at construction, so a workflow can be built (e.g. for
+            ``check_properties``) before the weights exist.
 
     ``run()`` returns the samples, (N, 1, X, Y) in [0, 1]. The NIfTI holds them as (X, Y, N), in [0, 1].
     """
@@ -92,11 +115,18 @@ class SampleWriter:
         voxel_size: float = 1.5,
         batch_size: int = 16,
         device: str | torch.device = "cpu",
+        checkpoint: str | os.PathLike | None = None,
     ) -> None:
         if latents.ndim != 2 or latents.shape[0] < 1:
             raise ValueError(f"latents must be (N >= 1, L), got shape {tuple(latents.shape)}")
         self.network, self.latents, self.output_dir = network, latents, Path(output_dir)
         self.voxel_size, self.batch_size, self.device = voxel_size, batch_size, torch.device(device)
+        self.checkpoint = checkpoint
+
+    def _load(self) -> None:
+        if self.checkpoint is not None:
+            load_state(self.network, self.checkpoint, self.device)
+            self.checkpoint = None
 
     @torch.no_grad()
     def sample(self, n: int | None = None) -> torch.Tensor:
@@ -104,6 +134,7 @@ class SampleWriter:
         latents = self.latents if n is None else self.latents[:n]
         if n is not None and latents.shape[0] < n:
             raise ValueError(f"asked for {n} samples, only {self.latents.shape[0]} latents")
+        self._load()
         self.network.eval()
         chunks = [
             self.network(latents[i : i + self.batch_size].to(self.device)).cpu()

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
 
 from mri_monai.errors import InputError
 
-__all__ = ["atomic_output", "save_nifti"]
+__all__ = ["atomic_output", "save_nifti", "write_metrics"]
 
 _COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
 
@@ -120,3 +123,23 @@ def save_nifti(
     with atomic_output(path, inputs=inputs, overwrite=overwrite) as tmp:
         nib.save(img, tmp)
     return Path(path)
+
+
+def write_metrics(
+    output_dir: str | os.PathLike, rows: Sequence[dict[str, Any]], summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Write ``rows`` to ``<output_dir>/metrics.csv`` and ``summary`` to ``metrics_summary.json``, atomically.
+
+    Returns:
+        ``summary``.
+    """
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    with atomic_output(out / "metrics.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    with atomic_output(out / "metrics_summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    return summary

@@ -139,9 +139,12 @@ def make_subject(
         img = np.zeros(maps.shape, dtype=np.float64)
         for name, frac in fractions.items():
             tissue = tissues[name]
-            if contrast == "t1ce" and name == "enhancing":
-                tissue = with_gadolinium(tissue, _ENHANCING_GD_MM)
-            img += frac * signal(tissue, seq)
+            if contrast == "t1ce" and name == "enhancing":  # uptake varies across the rim
+                uptake = tumour_maps.enhancement
+                gd = with_gadolinium(tissue, _ENHANCING_GD_MM)
+                img += frac * (uptake * signal(gd, seq) + (1.0 - uptake) * signal(tissue, seq))
+            else:
+                img += frac * signal(tissue, seq)
         gain = rng.uniform(0.85, 1.15)
         images[contrast] = (img * bias * gain / reference).astype(np.float32)
 

@@ -108,9 +108,23 @@ def _write_translation(subject: SyntheticSubject, folder: Path, root: Path, opti
     return entry
 
 
+def _rician(image: np.ndarray, brain: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+    """``image`` with Rician noise (standard deviation ``level`` times its 99th percentile in ``brain``), then set
+    to 0 outside ``brain``: skull-stripped, as BraTS distributes its images."""
+    sigma = level * float(np.percentile(image[brain > 0], 99))
+    real = image + rng.normal(0.0, sigma, image.shape)
+    noisy = np.sqrt(real**2 + rng.normal(0.0, sigma, image.shape) ** 2)
+    return (noisy * (brain > 0)).astype(np.float32)
+
+
 def _write_segmentation(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
     names = {"t1w": "t1", "t1ce": "t1ce", "t2w": "t2", "flair": "flair"}
-    images = [_rel(_nifti(subject.images[c], subject, folder / f"{n}.nii.gz"), root) for c, n in names.items()]
+    rng = np.random.default_rng(subject.seed + 17)
+    level = float(options.get("noise", 0.03))
+    images = [
+        _rel(_nifti(_rician(subject.images[c], subject.brain_mask, level, rng), subject, folder / f"{n}.nii.gz"), root)
+        for c, n in names.items()
+    ]
     label = _nifti(np.asarray(subject.tumour_labels, dtype=np.uint8), subject, folder / "seg.nii.gz")
     return {"subject": folder.name, "image": images, "label": _rel(label, root)}
 
@@ -191,7 +205,8 @@ def make_task_data(
         seed: base seed; subject ``i`` uses ``seed * 1000 + i`` (so a dataset is reproducible).
         overwrite: replace a non-empty ``out``.
         progress: show a tqdm progress bar.
-        options: task options (reconstruction: ``coils`` (8), ``snr`` (40)).
+        options: task options (reconstruction: ``coils`` (8), ``snr`` (40); segmentation: ``noise`` (0.03, Rician
+            noise as a fraction of each contrast's 99th brain percentile)).
 
     The data are written into ``<out>.partial`` first and moved into place when complete.
     """

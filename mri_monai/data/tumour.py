@@ -19,12 +19,14 @@ NCR, ED, ET = 1, 2, 4
 
 @dataclass(frozen=True)
 class TumourMaps:
-    """Compartment fractions (float32, (X, Y, Z), summing to at most 1) and the BraTS label map (uint8)."""
+    """Compartment fractions (float32, (X, Y, Z), summing to at most 1), the BraTS label map (uint8), and the
+    enhancement map (float32 in [0, 1]: the part of the enhancing compartment that takes up gadolinium)."""
 
     necrosis: np.ndarray
     enhancing: np.ndarray
     oedema: np.ndarray
     labels: np.ndarray
+    enhancement: np.ndarray
 
     @property
     def total(self) -> np.ndarray:
@@ -37,6 +39,7 @@ def random_tumour(
     voxel_size: Sequence[float],
     rng: np.random.Generator,
     oedema_radius_mm: tuple[float, float] = (18.0, 30.0),
+    infiltration: float = 0.6,
 ) -> TumourMaps:
     """A random irregular tumour centred in white matter, away from the brain's edge.
 
@@ -44,12 +47,17 @@ def random_tumour(
     modulated by smooth noise (about +-15 %); the enhancing rim occupies 45-65% and the necrotic core 60-80% of the
     next-larger radius. Oedema is confined to the brain mask.
 
+    Tumours are not uniform: the oedema's density falls from 1 at the enhancing rim to ``1 - infiltration`` at its
+    outer edge (infiltrating oedema mixed with normal tissue), modulated by smooth noise (+-15 %), and the
+    enhancement (gadolinium uptake) varies smoothly between 0.35 and 1 across the enhancing compartment.
+
     Args:
         brain_mask: (X, Y, Z) brain fraction or mask.
         white_matter: (X, Y, Z) WM fraction, where the centre is drawn.
         voxel_size: mm per voxel along each axis.
         rng: numpy random generator.
         oedema_radius_mm: range of the oedema's mean radius.
+        infiltration: how much the oedema's density falls towards its outer edge (0: uniform).
     """
     vs = np.asarray(voxel_size, dtype=np.float64)
     inside = ndimage.distance_transform_edt(brain_mask > 0.5, sampling=vs)
@@ -74,6 +82,10 @@ def random_tumour(
         return np.clip(ndimage.gaussian_filter((labels == label).astype(np.float32), 0.5), 0.0, 1.0)
 
     necrosis, enhancing, oedema = fraction(NCR), fraction(ET), fraction(ED)
+    outward = np.clip((rho - r_enh) / (1.0 - r_enh), 0.0, 1.0)
+    density = (1.0 - infiltration * outward) * np.clip(1.0 + 0.15 * _smooth_noise(brain_mask.shape, vs, rng), 0.5, 1.5)
+    oedema = oedema * np.clip(density, 0.0, 1.0).astype(np.float32)
+    enhancement = np.clip(0.675 + 0.325 * _smooth_noise(brain_mask.shape, vs, rng), 0.35, 1.0).astype(np.float32)
     total = necrosis + enhancing + oedema
     scale = np.where(total > 1.0, 1.0 / np.maximum(total, 1e-12), 1.0)
     return TumourMaps(
@@ -81,4 +93,11 @@ def random_tumour(
         enhancing=(enhancing * scale).astype(np.float32),
         oedema=(oedema * scale * (brain_mask > 0)).astype(np.float32),
         labels=labels,
+        enhancement=enhancement,
     )
+
+
+def _smooth_noise(shape: Sequence[int], voxel_size: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Smooth Gaussian noise (4 mm scale) of unit standard deviation, float32 (X, Y, Z)."""
+    noise = ndimage.gaussian_filter(rng.standard_normal(shape), 4.0 / voxel_size.mean())
+    return (noise / max(noise.std(), 1e-12)).astype(np.float32)

@@ -1,7 +1,7 @@
 """Generative-model helpers: translation and synthesis baselines, metrics, image pool, evaluation runs."""
 
 from .baselines import GaussianSampler, InvertedHistogramMatching, MeanImageSampler
-from .evaluation import TranslationEvaluation, load_state, write_metrics
+from .evaluation import TranslationEvaluation
 from .losses import DiscriminatorLoss, GeneratorLoss
 from .metrics import (
     frechet_distance,

@@ -2,52 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from mri_monai.data.atomic import atomic_output
+from mri_monai.data.atomic import write_metrics
 
 from .metrics import translation_metrics
 
-__all__ = ["TranslationEvaluation", "load_state", "write_metrics"]
-
-
-def load_state(
-    network: torch.nn.Module, path: str | os.PathLike, device: str | torch.device = "cpu"
-) -> torch.nn.Module:
-    """Load a plain state dict (``torch.load(weights_only=True)``) into ``network`` strictly; return it on ``device``.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist (e.g. weights not trained yet).
-    """
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: weights not found")
-    network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return network.to(device)
-
-
-def write_metrics(
-    output_dir: str | os.PathLike, rows: Sequence[dict[str, Any]], summary: dict[str, Any]
-) -> dict[str, Any]:
-    """Write ``rows`` to ``<output_dir>/metrics.csv`` and ``summary`` to ``metrics_summary.json``, atomically."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fields = list(dict.fromkeys(k for row in rows for k in row))
-    with atomic_output(out / "metrics.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    with atomic_output(out / "metrics_summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
-    return summary
+__all__ = ["TranslationEvaluation"]
 
 
 class TranslationEvaluation:

@@ -13,11 +13,11 @@ from monai.transforms import LoadImage, Orientation, ResizeWithPadOrCrop, ScaleI
 from monai.utils import convert_to_tensor
 from torch import nn
 
-from mri_monai.data.atomic import save_nifti
+from mri_monai.data.atomic import save_nifti, write_metrics
 from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.errors import InputError
+from mri_monai.networks.weights import load_state
 
-from .evaluation import load_state, write_metrics
 from .metrics import frechet_distance, ms_ssim_diversity, nearest_ncc, tissue_statistics
 from .png import save_png, tile
 

@@ -3,3 +3,4 @@
 from .multiscale_fusion import MultiScaleFusionBlock, MultiScaleFusionNet
 from .resnet_generator import ResnetGenerator
 from .skip_autoencoder import SkipAutoencoder
+from .vox2vox import Vox2VoxGenerator

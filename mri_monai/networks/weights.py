@@ -1,0 +1,24 @@
+"""Loading shipped weights (plain state dicts) into networks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+__all__ = ["load_state"]
+
+
+def load_state(
+    network: torch.nn.Module, path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> torch.nn.Module:
+    """Load a plain state dict (``torch.load(weights_only=True)``) into ``network`` strictly; return it on ``device``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (e.g. weights not trained yet).
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: weights not found")
+    network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return network.to(device)

@@ -1,0 +1,124 @@
+"""PNG figures of tumour segmentations: each contrast, and the label maps over FLAIR."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+import torch
+from monai.data.folder_layout import FolderLayout
+from monai.transforms import MapTransform
+from monai.utils import ImageMetaKey
+
+from mri_monai.data.atomic import atomic_output
+from mri_monai.data.tumour import ED, ET, NCR
+
+__all__ = ["LABEL_COLOURS", "SaveSegmentationPNGd", "segmentation_figure"]
+
+#: RGB colour of each BraTS label in the figures.
+LABEL_COLOURS = {NCR: (0.9, 0.1, 0.1), ED: (0.1, 0.8, 0.1), ET: (0.1, 0.4, 1.0)}
+
+
+def _numpy(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    return np.asarray(image.detach().cpu() if isinstance(image, torch.Tensor) else image, dtype=np.float32)
+
+
+def _overlay(grey: np.ndarray, labels: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """RGB image of ``grey`` (scaled to [0, 1]) with ``labels`` coloured by :data:`LABEL_COLOURS`."""
+    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    for label, colour in LABEL_COLOURS.items():
+        mask = labels == label
+        rgb[mask] = (1 - alpha) * rgb[mask] + alpha * np.asarray(colour)
+    return rgb
+
+
+def _display_range(plane: np.ndarray) -> np.ndarray:
+    """``plane`` scaled so that the 0.5th-99.5th percentiles of its non-zero (brain) voxels span [0, 1]."""
+    inside = plane[plane != 0]
+    if inside.size == 0:
+        return np.zeros_like(plane)
+    low, high = np.percentile(inside, [0.5, 99.5])
+    return np.where(plane != 0, (plane - low) / max(float(high - low), 1e-6), 0.0)
+
+
+def segmentation_figure(
+    image: torch.Tensor | np.ndarray,
+    prediction: torch.Tensor | np.ndarray,
+    reference: torch.Tensor | np.ndarray | None = None,
+    contrast_names: Sequence[str] = ("T1", "T1ce", "T2", "FLAIR"),
+    overlay_channel: int = 3,
+):
+    """A matplotlib figure of the axial slice with the most tumour: each contrast, prediction and reference.
+
+    Args:
+        image: (C, X, Y, Z) contrasts.
+        prediction: (1, X, Y, Z) or (X, Y, Z) BraTS label map.
+        reference: the ground truth, same shape, or None.
+        contrast_names: one title per channel.
+        overlay_channel: the contrast under the label maps (FLAIR).
+
+    Returns:
+        the :class:`matplotlib.figure.Figure`.
+    """
+    from matplotlib.figure import Figure
+
+    img = _numpy(image)
+    maps = [("prediction", _numpy(prediction).reshape(img.shape[1:]))]
+    if reference is not None:
+        maps.append(("reference", _numpy(reference).reshape(img.shape[1:])))
+    tumour = maps[-1][1] > 0
+    z = int(np.argmax(tumour.sum(axis=(0, 1)))) if tumour.any() else img.shape[-1] // 2
+    planes = [np.rot90(channel[..., z]) for channel in img]
+    scaled = [_display_range(p) for p in planes]
+    panels = [(s, name, "gray") for s, name in zip(scaled, contrast_names, strict=True)]
+    panels += [(_overlay(np.clip(scaled[overlay_channel], 0, 1), np.rot90(m[..., z])), t, None) for t, m in maps]
+    fig = Figure(figsize=(2.6 * len(panels), 3.0))
+    for i, (panel, title, cmap) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        ax.imshow(np.clip(panel, 0, 1), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(title)
+        ax.axis("off")
+    fig.suptitle("red: necrotic core, green: oedema, blue: enhancing tumour", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+class SaveSegmentationPNGd(MapTransform):
+    """Write a PNG of the contrasts and the label maps (see :func:`segmentation_figure`), named like ``SaveImaged``.
+
+    ``<output_dir>/<first contrast's path relative to data_root_dir without its suffix>_<postfix>.png``, e.g.
+    ``out/sub-003/t1_seg.png``.
+
+    Args:
+        image_key: key of the (C, X, Y, Z) contrasts.
+        pred_key: key of the predicted label map.
+        label_key: key of the reference label map (left out when missing).
+        output_dir: output folder.
+        output_postfix: postfix of the file name.
+        data_root_dir: the part of the input path left out of the output path.
+    """
+
+    def __init__(
+        self,
+        image_key: str = "image",
+        pred_key: str = "pred",
+        label_key: str = "label",
+        output_dir: str | os.PathLike = "./eval",
+        output_postfix: str = "seg",
+        data_root_dir: str | os.PathLike = "",
+    ) -> None:
+        super().__init__([image_key, pred_key, label_key], allow_missing_keys=True)
+        self.image_key, self.pred_key, self.label_key = image_key, pred_key, label_key
+        self.layout = FolderLayout(
+            output_dir, postfix=output_postfix, extension=".png", makedirs=True, data_root_dir=data_root_dir
+        )
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        """Write the figure of ``data``; return ``data`` unchanged."""
+        d = dict(data)
+        image = d[self.image_key]
+        fig = segmentation_figure(image, d[self.pred_key], d.get(self.label_key))
+        with atomic_output(self.layout.filename(image.meta[ImageMetaKey.FILENAME_OR_OBJ])) as tmp:
+            fig.savefig(tmp, dpi=100)
+        return d

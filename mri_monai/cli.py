@@ -26,7 +26,7 @@ def _make_data(args: argparse.Namespace) -> int:
     from .data.tasks import TASKS, make_task_data
 
     tasks = sorted(TASKS) if args.task == "all" else [args.task]
-    options = {"coils": args.coils, "snr": args.snr}
+    options = {"coils": args.coils, "snr": args.snr, "noise": args.noise}
     for task in tasks:
         out = Path(args.out) / task if args.task == "all" else Path(args.out)
         make_task_data(task, out, args.subjects, args.seed, overwrite=args.overwrite, **options)
@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     make.add_argument("--coils", type=int, default=8, help="reconstruction: receive coils (default 8)")
     make.add_argument("--snr", type=float, default=40.0, help="reconstruction: image SNR (default 40)")
+    make.add_argument(
+        "--noise", type=float, default=0.03, help="segmentation: Rician noise, fraction of the 99th percentile (0.03)"
+    )
     make.set_defaults(func=_make_data)
 
     demo = sub.add_parser("demo", help="demo data for every task, every bundle run on it, and a report")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from monai.data import load_decathlon_datalist
 from monai.transforms import LoadImaged
+from scipy import ndimage
 
 from mri_monai.cli import main
 from mri_monai.data.fastmri_h5 import read_fastmri_h5
@@ -42,6 +43,23 @@ def test_segmentation_data_load_with_monai(made):
     assert set(np.unique(data["label"].numpy()).astype(int)) == {0, 1, 2, 4}
     assert np.allclose(np.diag(data["image"].affine.numpy())[:3], 2.0)
     assert np.array_equal(data["image"].affine.numpy(), data["label"].affine.numpy())
+    image, label = data["image"].numpy(), data["label"].numpy()[0]
+    outside = image[0] == 0  # skull-stripped like BraTS: zero outside the brain, on every contrast
+    assert 0.5 < outside.mean() < 0.85 and np.all(image[:, outside] == 0)
+    wm = image[0][(label == 0) & ~outside]  # Rician noise at 3 %: neighbouring healthy voxels differ
+    assert np.std(np.diff(image[0], axis=0)[(label[1:] == 0) & ~outside[1:] & ~outside[:-1]]) > 0.02 * wm.max()
+
+
+def test_tumours_are_heterogeneous():
+    from mri_monai.data import make_subject
+
+    subject = make_subject(5, contrasts=("t1w", "t1ce", "flair"), tumour=True, shape=(96, 112, 96))
+    labels, oedema = subject.tumour_labels, subject.fractions["oedema"]
+    rim = ndimage.binary_dilation(np.isin(labels, (1, 4)), iterations=1) & (labels == 2)
+    edge = (labels == 2) & ~ndimage.binary_erosion(labels > 0, iterations=1)
+    assert oedema[rim].mean() > oedema[edge].mean() + 0.2  # infiltrating oedema thins towards its edge
+    ratio = subject.images["t1ce"][labels == 4] / subject.images["t1w"][labels == 4]
+    assert ratio.std() > 0.1 * ratio.mean()  # gadolinium uptake varies across the enhancing rim
 
 
 def test_registration_data_has_atlas_pairs_and_fields(made):

@@ -1,14 +1,18 @@
-"""Translation helpers: bidirectional generator, unpaired datalists, input checks, baselines and metrics."""
+"""Translation helpers: bidirectional generator, unpaired datalists, input checks, baselines and metrics; the bundle's
+inference figures."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from matplotlib.image import imread
 
+from mri_monai.bundle_run import run_bundle
 from mri_monai.errors import InputError
 from mri_monai.generative import (
     BidirectionalGenerator,
@@ -21,6 +25,8 @@ from mri_monai.generative import (
     unpaired_datalist,
 )
 from mri_monai.networks.resnet_generator import ResnetGenerator
+
+BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "brain_mri_t1_t2_translation"
 
 
 def _gen() -> ResnetGenerator:
@@ -128,3 +134,38 @@ def test_translation_evaluation_writes_metrics(tmp_path):
     assert summary["methods"]["histogram_matching"]["t2_to_t1_mae"] == 0
     assert summary["methods"]["network"]["ssim"] == summary["methods"]["network"]["t1_to_t2_ssim"]
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 4
+
+
+@pytest.fixture(scope="module")
+def translation_data(tmp_path_factory) -> Path:
+    """Three generated translation subjects (seed 17, not in the demo data): the dataset folder."""
+    from mri_monai.data.tasks import make_task_data
+
+    out = tmp_path_factory.mktemp("translation") / "data"
+    return make_task_data("translation", out, subjects=3, seed=17, progress=False).parent
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("direction, source, target", [("t1_to_t2", "t1w", "t2w"), ("t2_to_t1", "t2w", "t1w")])
+def test_inference_writes_a_figure_per_case(translation_data, tmp_path, one_thread_cpu, png_panels, direction,
+                                            source, target):  # fmt: skip
+    full = json.loads((translation_data / "datalist.json").read_text())
+    without_reference = {k: v for k, v in full["validation"][0].items() if k != target}  # the input contrast only
+    datalist = translation_data / f"datalist_{direction}.json"
+    datalist.write_text(json.dumps({"test": [full["test"][0], without_reference]}))
+    out = tmp_path / "out"
+    run = run_bundle(BUNDLE, "inference", translation_data, out, {"direction": direction, "datalist": str(datalist)})
+    assert run.ok, run.error(40)
+    for entry in (full["test"][0], without_reference):
+        name = Path(entry[source])
+        png = out / name.parent / name.name.replace(".nii.gz", "_translated.png")
+        assert png.is_file() and png.with_name(name.name.replace(".nii.gz", "_translated.nii.gz")).is_file()
+        height, width, _ = imread(png).shape
+        panels = png_panels(png)  # input, translated (, reference): the same axial slice
+        assert len(panels) == (3 if target in entry else 2)
+        assert 200 <= height <= 1000 and 200 * len(panels) <= width <= 1000 * len(panels)
+        assert panels[0].shape[0] > 0.6 * height  # the panels are the slices, not titles
+        assert np.abs(panels[1] - panels[0]).mean() > 0.1  # another contrast, not the input
+        if target in entry:  # the output is closer to the true contrast than the input is
+            input_error, output_error = (np.abs(panels[i] - panels[2]).mean() for i in (0, 1))
+            assert output_error < 0.5 * input_error, (output_error, input_error)

@@ -26,5 +26,5 @@ from .methods import (
 from .metrics import dice_per_label, folding_percent, hd95_per_label, registration_metrics, std_log_jacobian
 from .network import LowResVoxelMorph
 from .pair import RegistrationPair, grid_ddf, load_pair
-from .report import checkerboard, comparison_figure
+from .report import SaveRegistrationPNGd, checkerboard, comparison_figure, pair_figure
 from .transforms import CopyMetad, Warpd, WarpImage

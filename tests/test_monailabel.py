@@ -193,7 +193,11 @@ def test_infer_returns_the_tumour_label_map(server: Server, tmp_path: Path) -> N
     try:
         body = _request(f"{server.url}/infer/{BUNDLE}?{query}", method="POST", timeout=INFER_TIMEOUT)
     except urllib.error.HTTPError as error:
-        server.fail(f"POST /infer/{BUNDLE}: HTTP {error.code} {error.read()[:500]!r}")
+        body, failure = b"", f"POST /infer/{BUNDLE}: HTTP {error.code} {error.read()[:500]!r}"
+    else:
+        failure = ""
+    if failure:  # outside the except block, so the report is the server's traceback, not a chain of urllib's
+        server.fail(failure)
     print(f"infer call: {time.monotonic() - started:.1f} s")
     result = tmp_path / "pred.nii.gz"
     result.write_bytes(body)

@@ -11,7 +11,7 @@ This script replaces that single import line with MONAI's own ``optional_import`
 same module), which is how MONAI itself treats optional packages: the names resolve to stubs that raise only
 when called. Nothing else changes, and no fake ``torchvision`` module appears that other code (MONAI's
 ``optional_import("torchvision")`` checks) could mistake for the real one. Run it with the environment's
-python: ``.venv-monailabel/bin/python tools/monailabel_lazy_torchvision.py``. It is idempotent and fails if
+python: ``.venv-monailabel/bin/python mri_monai/monailabel/lazy_torchvision.py``. It is idempotent and fails if
 the file does not contain the expected line (another monailabel release: look again before patching).
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 ORIGINAL = "from torchvision.utils import make_grid, save_image\n"
 LAZY = (
-    "# patched by mri-monai tools/monailabel_lazy_torchvision.py: torchvision only on use (2D debug writer)\n"
+    "# patched by mri-monai mri_monai/monailabel/lazy_torchvision.py: torchvision only on use (2D debug writer)\n"
     'make_grid, _ = optional_import("torchvision.utils", name="make_grid")\n'
     'save_image, _ = optional_import("torchvision.utils", name="save_image")\n'
 )

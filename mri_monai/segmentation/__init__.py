@@ -1,7 +1,7 @@
 """Brain tumour segmentation: multi-contrast reading, BraTS region metrics, baselines, figures."""
 
 from .baselines import ThresholdSegmentation, ThresholdSegmentationd
-from .figures import SaveSegmentationPNGd, segmentation_figure
+from .figures import SaveSegmentationPNGd, SegmentationPNGHandler, segmentation_figure
 from .metrics import REGIONS, BratsRegionMetrics, brats_region_metrics
 from .readers import MultiContrastReader
 from .transforms import InferWithNetworkd

@@ -7,14 +7,16 @@ from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import torch
+from ignite.engine import Engine, Events
 from monai.data.folder_layout import FolderLayout
-from monai.transforms import MapTransform
+from monai.transforms import LoadImage, MapTransform
 from monai.utils import ImageMetaKey
 
 from mri_monai.data.atomic import atomic_output
+from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.data.tumour import ED, ET, NCR
 
-__all__ = ["LABEL_COLOURS", "SaveSegmentationPNGd", "segmentation_figure"]
+__all__ = ["LABEL_COLOURS", "SaveSegmentationPNGd", "SegmentationPNGHandler", "segmentation_figure"]
 
 #: RGB colour of each BraTS label in the figures.
 LABEL_COLOURS = {NCR: (0.9, 0.1, 0.1), ED: (0.1, 0.8, 0.1), ET: (0.1, 0.4, 1.0)}
@@ -93,7 +95,7 @@ class SaveSegmentationPNGd(MapTransform):
     Args:
         image_key: key of the (C, X, Y, Z) contrasts.
         pred_key: key of the predicted label map.
-        label_key: key of the reference label map (left out when missing).
+        label_key: key of the reference label map, or of its file name (read here; left out when missing).
         output_dir: output folder.
         output_postfix: postfix of the file name.
         data_root_dir: the part of the input path left out of the output path.
@@ -117,8 +119,33 @@ class SaveSegmentationPNGd(MapTransform):
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         """Write the figure of ``data``; return ``data`` unchanged."""
         d = dict(data)
-        image = d[self.image_key]
-        fig = segmentation_figure(image, d[self.pred_key], d.get(self.label_key))
+        image, reference = d[self.image_key], d.get(self.label_key)
+        if isinstance(reference, (str, os.PathLike)):  # a datalist path: read it for the figure only
+            reference = LoadImage(reader=ValidatedNibabelReader, image_only=True)(reference)
+        fig = segmentation_figure(image, d[self.pred_key], reference)
         with atomic_output(self.layout.filename(image.meta[ImageMetaKey.FILENAME_OR_OBJ])) as tmp:
             fig.savefig(tmp, dpi=100)
         return d
+
+
+class SegmentationPNGHandler:
+    """Engine handler writing :class:`SaveSegmentationPNGd`'s figure for every case once its iteration completes.
+
+    A handler rather than a postprocessing transform, so that apps that run a bundle's ``postprocessing`` on their
+    own (MONAI Label) do not write figures. It reads each case from the engine's output and batch (postprocessing has
+    turned ``pred_key`` into the label map by then).
+
+    Args:
+        kwargs: arguments of :class:`SaveSegmentationPNGd`.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        self.writer = SaveSegmentationPNGd(**kwargs)
+
+    def attach(self, engine: Engine) -> None:
+        """Write the figures after each iteration."""
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        for output, batch in zip(engine.state.output, engine.state.batch, strict=True):
+            self.writer({**batch, **output})

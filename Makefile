@@ -7,9 +7,11 @@
 PYTHON ?= python3
 PIP = $(PYTHON) -m pip install --disable-pip-version-check --progress-bar off
 TORCH_CPU = torch==2.13.0
+# pytest-xdist workers: the tests are single-threaded subprocess runs, so one per core (CI has 2)
+TEST_WORKERS ?= 2
 
 # MONAI Label runs in a virtual environment of its own: its DICOM dependencies need numpy<2 and pydicom<3.
-# requirements-monailabel.txt says why each step is there; the stamp file makes a rerun a no-op.
+# mri_monai/monailabel/requirements.txt says why each step is there; the stamp file makes a rerun a no-op.
 ML_VENV ?= .venv-monailabel
 ML_PY = $(ML_VENV)/bin/python
 ML_PIP = $(ML_PY) -m pip install --disable-pip-version-check --progress-bar off
@@ -25,20 +27,20 @@ demo: install
 	$(PYTHON) -m mri_monai.cli demo --out demo_output --data demo_data
 
 test: install monailabel-env
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n $(TEST_WORKERS)
 
 lint:
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .
 
 monailabel-env: $(ML_VENV)/.installed
 
-$(ML_VENV)/.installed: requirements-monailabel.txt tools/monailabel_lazy_torchvision.py
+$(ML_VENV)/.installed: mri_monai/monailabel/requirements.txt mri_monai/monailabel/lazy_torchvision.py
 	rm -rf $(ML_VENV)
 	$(PYTHON) -m venv $(ML_VENV)
 	$(ML_PIP) $(TORCH_CPU)
-	$(ML_PIP) -r requirements-monailabel.txt
+	$(ML_PIP) -r mri_monai/monailabel/requirements.txt
 	$(ML_PIP) --no-deps $(MONAILABEL)
 	$(ML_PIP) --no-deps -e .
-	$(ML_PY) tools/monailabel_lazy_torchvision.py
+	$(ML_PY) mri_monai/monailabel/lazy_torchvision.py
 	$(ML_PY) -c "import monailabel.tasks.infer.bundle, mri_monai.networks"
 	touch $@

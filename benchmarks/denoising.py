@@ -15,9 +15,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 import torch
 from monai.bundle import ConfigParser
 
+from mri_monai.bundle_run import run_bundle
 from mri_monai.data.tasks import make_task_data
 from mri_monai.enhance.baselines import nlm_denoise
 from mri_monai.networks.weights import load_state
@@ -35,15 +34,11 @@ BUNDLE = ROOT / "bundles" / "brain_mri_denoising"
 
 
 def evaluate(data: Path, out: Path) -> dict:
-    """Run the bundle's evaluate.json on ``data``; return its metrics summary."""
-    configs = json.dumps([str(BUNDLE / "configs" / c) for c in ("train.json", "evaluate.json")])
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    subprocess.run(
-        [sys.executable, "-m", "monai.bundle", "run", "--config_file", configs, "--bundle_root", str(BUNDLE),
-         "--dataset_dir", str(data), "--output_dir", str(out), "--num_workers", "0"],
-        check=True, env=env, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    return json.loads((out / "metrics_summary.json").read_text())
+    """Run the bundle's evaluate workflow on ``data`` (one CPU thread); return its metrics summary."""
+    run = run_bundle(BUNDLE, "evaluate", data, out / "eval", {"num_workers": "0"})
+    if not run.ok:
+        raise SystemExit(f"{BUNDLE.name} evaluate failed:\n{run.error()}")
+    return run.summary()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(ROOT / "demo_data" / "denoising"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # also for the bundle's evaluate process
     data = Path(args.data)
     if not (data / "datalist.json").is_file():
         make_task_data("denoising", data, subjects=12, seed=0, progress=False)

@@ -24,21 +24,13 @@ from pathlib import Path
 import torch
 from monai.bundle import ConfigParser
 
-from mri_monai.bundle_run import run_bundle
+from mri_monai.bundle_run import evaluation_summary
 from mri_monai.data.tasks import make_task_data
 from mri_monai.enhance.baselines import nlm_denoise
 from mri_monai.networks.weights import load_state
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brain_mri_denoising"
-
-
-def evaluate(data: Path, out: Path) -> dict:
-    """Run the bundle's evaluate workflow on ``data`` (one CPU thread); return its metrics summary."""
-    run = run_bundle(BUNDLE, "evaluate", data, out / "eval", {"num_workers": "0"})
-    if not run.ok:
-        raise SystemExit(f"{BUNDLE.name} evaluate failed:\n{run.error()}")
-    return run.summary()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         make_task_data("denoising", data, subjects=12, seed=0, progress=False)
 
     with tempfile.TemporaryDirectory() as tmp:
-        summary = evaluate(data, Path(tmp))
+        summary = evaluation_summary(BUNDLE, data, Path(tmp) / "eval", {"num_workers": "0"})
     methods = summary["methods"]
     levels = sorted({k.split("_")[1] for k in methods["network"] if "_" in k}, key=lambda s: float(s[:-3]))
     print("Rician noise on the SYNTHETIC test subjects (PSNR dB / SSIM, mean over subjects)\n")

@@ -21,7 +21,7 @@ from ignite.engine import Events
 from monai.networks.nets import PatchDiscriminator
 from torch.utils.data import DataLoader
 
-from mri_monai.bundle_run import run_bundle
+from mri_monai.bundle_run import evaluation_summary
 from mri_monai.data.tasks import make_task_data
 from mri_monai.engines import ConditionalGanTrainer, CycleGanTrainer, PrepareBatchPair
 from mri_monai.generative import SliceTranslator
@@ -36,10 +36,7 @@ def translation_table(data: Path) -> None:
     if not (data / "datalist.json").is_file():
         make_task_data("translation", data, subjects=12, seed=0, progress=False)
     with tempfile.TemporaryDirectory() as tmp:
-        run = run_bundle(BUNDLE, "evaluate", data, Path(tmp) / "eval")
-        if not run.ok:
-            raise SystemExit(f"{BUNDLE.name} evaluate failed:\n{run.error()}")
-        summary = run.summary()
+        summary = evaluation_summary(BUNDLE, data, Path(tmp) / "eval")
     print("T1w <-> T2w translation on the SYNTHETIC test subjects (means over subjects)\n")
     print("| method | direction | MAE | PSNR (dB) | SSIM | MI |\n|---|---|---|---|---|---|")
     for method, values in summary["methods"].items():

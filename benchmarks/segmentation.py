@@ -26,7 +26,7 @@ import torch
 from monai.bundle import ConfigParser
 from monai.networks.nets import SegResNet
 
-from mri_monai.bundle_run import run_bundle
+from mri_monai.bundle_run import evaluation_summary
 from mri_monai.data.tasks import make_task_data
 from mri_monai.enhance.sr_data import load_split
 from mri_monai.networks.weights import load_state
@@ -35,14 +35,6 @@ from mri_monai.segmentation import ThresholdSegmentation
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brats_mri_vox2vox_segmentation"
 NAMES = {"network": "Vox2Vox", "no_gan": "same generator, no GAN", "segresnet": "SegResNet", "threshold": "thresholds"}
-
-
-def evaluate(data: Path, out: Path) -> dict:
-    """Run the bundle's evaluate workflow on ``data`` (one CPU thread); return its metrics summary."""
-    run = run_bundle(BUNDLE, "evaluate", data, out / "eval", {"num_workers": "0"})
-    if not run.ok:
-        raise SystemExit(f"{BUNDLE.name} evaluate failed:\n{run.error()}")
-    return run.summary()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         make_task_data("segmentation", data, subjects=20, seed=0, progress=False)
 
     with tempfile.TemporaryDirectory() as tmp:
-        summary = evaluate(data, Path(tmp))
+        summary = evaluation_summary(BUNDLE, data, Path(tmp) / "eval", {"num_workers": "0"})
     tests = load_split(data / "datalist.json", "test", data)
     print(f"BraTS regions on {len(tests)} SYNTHETIC test subjects (mean over subjects; HD95 in mm)\n")
     metrics = list(summary["methods"]["network"])

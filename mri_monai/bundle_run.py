@@ -111,3 +111,21 @@ def run_bundle(
             stream.write(f"\nstopped after {timeout} s\n")
             code = -1
     return BundleRun(bundle, workflow, output_dir, log, time.perf_counter() - started, code)
+
+
+def evaluation_summary(
+    bundle: str | os.PathLike,
+    dataset_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    overrides: Mapping[str, str] | None = None,
+) -> dict:
+    """Run the evaluate workflow of ``bundle`` (see :func:`run_bundle`) and return its ``metrics_summary.json``.
+
+    Raises:
+        RuntimeError: the run failed or wrote no summary; the message holds the end of its log.
+    """
+    run = run_bundle(bundle, "evaluate", dataset_dir, output_dir, overrides)
+    summary = run.summary() if run.ok else None
+    if summary is None:
+        raise RuntimeError(f"{Path(bundle).name} evaluate failed:\n{run.error() or 'no metrics_summary.json'}")
+    return summary

@@ -30,6 +30,13 @@ from mri_monai.networks.multiscale_fusion import MultiScaleFusionNet
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brain_mri_super_resolution"
+SRGAN_BUNDLE = ROOT / "bundles" / "brain_mri_srgan_3d"
+# bundle, output postfix, sliding-window ROI of its network input (the SRGAN's is on the low-resolution grid)
+INFERENCE_BUNDLES = pytest.mark.parametrize(
+    "bundle, postfix, roi",
+    [(BUNDLE, "sr", "[48, 48, 48]"), (SRGAN_BUNDLE, "srgan", "[48, 48, 24]")],
+    ids=["multiscale_fusion", "srgan"],
+)
 AFFINE = np.array([[0.0, 0.0, 1.0, -30.0], [-1.0, 0.0, 0.0, 40.0], [0.0, 1.2, 0.0, -10.0], [0.0, 0.0, 0.0, 1.0]])
 
 
@@ -165,13 +172,13 @@ def test_shipped_weights_beat_cubic_interpolation(subject):
     assert gain > 1.0, f"network only {gain:.2f} dB above cubic interpolation"
 
 
-def _bundle_inference(data: Path, out: Path, *overrides: str) -> subprocess.CompletedProcess:
+def _bundle_inference(bundle: Path, roi: str, data: Path, out: Path, *overrides: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    configs = BUNDLE / "configs"
+    configs = bundle / "configs"
     cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(configs / "inference.json"),
-           "--logging_file", str(configs / "logging.conf"), "--bundle_root", str(BUNDLE),
+           "--logging_file", str(configs / "logging.conf"), "--bundle_root", str(bundle),
            "--dataset_dir", str(data), "--output_dir", str(out), "--num_workers", "0",
-           "--roi_size", "[48, 48, 48]", *overrides]  # fmt: skip
+           "--roi_size", roi, *overrides]  # fmt: skip
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -181,7 +188,8 @@ def _write_datalist(folder: Path, images: list[str]) -> None:
 
 
 @pytest.mark.slow
-def test_inference_keeps_the_geometry_of_dicom_and_nifti_inputs(tmp_path, subject):
+@INFERENCE_BUNDLES
+def test_inference_keeps_the_geometry_of_dicom_and_nifti_inputs(tmp_path, subject, bundle, postfix, roi):
     from pydicom.data import get_testdata_file
 
     from mri_monai.data.readers import DicomReader
@@ -193,21 +201,23 @@ def test_inference_keeps_the_geometry_of_dicom_and_nifti_inputs(tmp_path, subjec
     crop = hr.slicer[50:90, 70:110, 60:90]
     nib.save(nib.Nifti1Image(crop.get_fdata(dtype=np.float32), AFFINE), data / "sub-b.nii.gz")
     _write_datalist(data, ["sub-a/MR_small.dcm", "sub-b.nii.gz"])
-    result = _bundle_inference(data, tmp_path / "out")
+    result = _bundle_inference(bundle, roi, data, tmp_path / "out")
     assert result.returncode == 0, result.stderr[-3000:]
 
-    dicom_out = nib.load(tmp_path / "out" / "sub-a" / "MR_small_sr.nii.gz")
+    dicom_out = nib.load(tmp_path / "out" / "sub-a" / f"MR_small_{postfix}.nii.gz")
     dicom_in = DicomReader().get_data(DicomReader().read(data / "sub-a" / "MR_small.dcm"))
     assert dicom_out.shape[:2] == dicom_in[0].shape and np.prod(dicom_out.shape) == dicom_in[0].size  # one slice
     assert np.allclose(dicom_out.affine, dicom_in[1]["affine"], atol=1e-4)
-    nifti_out = nib.load(tmp_path / "out" / "sub-b_sr.nii.gz")
+    nifti_out = nib.load(tmp_path / "out" / f"sub-b_{postfix}.nii.gz")
     assert nifti_out.shape == (40, 40, 30) and np.allclose(nifti_out.affine, AFFINE, atol=1e-4)
     assert nifti_out.get_data_dtype() == np.float32
-    assert (tmp_path / "out" / "sub-b_sr.png").is_file() and (tmp_path / "out" / "sub-a" / "MR_small_sr.png").is_file()
+    assert (tmp_path / "out" / f"sub-b_{postfix}.png").is_file()
+    assert (tmp_path / "out" / "sub-a" / f"MR_small_{postfix}.png").is_file()
 
 
 @pytest.mark.slow
-def test_low_resolution_input_goes_onto_the_thin_slice_grid(tmp_path, subject):
+@INFERENCE_BUNDLES
+def test_low_resolution_input_goes_onto_the_thin_slice_grid(tmp_path, subject, bundle, postfix, roi):
     data = tmp_path / "data"
     data.mkdir()
     hr = nib.load(subject / "sub-000" / "t1w.nii.gz").slicer[50:90, 70:110, 60:90]
@@ -215,9 +225,9 @@ def test_low_resolution_input_goes_onto_the_thin_slice_grid(tmp_path, subject):
     lr_affine = low_resolution_affine(AFFINE, (1, 1, 2)).numpy()
     nib.save(nib.Nifti1Image(lr, lr_affine), data / "thick.nii.gz")
     _write_datalist(data, ["thick.nii.gz"])
-    result = _bundle_inference(data, tmp_path / "out", "--input_is_low_resolution", "true")
+    result = _bundle_inference(bundle, roi, data, tmp_path / "out", "--input_is_low_resolution", "true")
     assert result.returncode == 0, result.stderr[-3000:]
-    out = nib.load(tmp_path / "out" / "thick_sr.nii.gz")
+    out = nib.load(tmp_path / "out" / f"thick_{postfix}.nii.gz")
     assert out.shape == (40, 40, 30) and np.allclose(out.affine, AFFINE, atol=1e-4)
 
 
@@ -236,15 +246,16 @@ def _bad_input(folder: Path, problem: str) -> None:
     _write_datalist(folder, ["bad.nii.gz"])
 
 
+@pytest.mark.parametrize("bundle", [BUNDLE, SRGAN_BUNDLE], ids=["multiscale_fusion", "srgan"])
 @pytest.mark.parametrize("problem", ["nan", "4d", "empty", "unreadable", "zeros"])
-def test_bad_input_raises_an_input_error_naming_the_file(tmp_path, problem):
+def test_bad_input_raises_an_input_error_naming_the_file(tmp_path, problem, bundle):
     """The bundle's inference preprocessing, run in-process on each kind of bad input."""
     from monai.bundle import ConfigParser
 
     _bad_input(tmp_path / "data", problem)
     parser = ConfigParser()
-    parser.read_config(str(BUNDLE / "configs" / "inference.json"))
-    parser.update({"bundle_root": str(BUNDLE), "dataset_dir": str(tmp_path / "data")})
+    parser.read_config(str(bundle / "configs" / "inference.json"))
+    parser.update({"bundle_root": str(bundle), "dataset_dir": str(tmp_path / "data")})
     with pytest.raises(Exception) as info:
         parser.get_parsed_content("preprocessing")(parser.get_parsed_content("data")[0])
     errors = list(_chain(info.value))
@@ -252,9 +263,10 @@ def test_bad_input_raises_an_input_error_naming_the_file(tmp_path, problem):
 
 
 @pytest.mark.slow
-def test_bad_input_exits_non_zero_with_nothing_written(tmp_path):
+@INFERENCE_BUNDLES
+def test_bad_input_exits_non_zero_with_nothing_written(tmp_path, bundle, postfix, roi):
     _bad_input(tmp_path / "data", "nan")
-    result = _bundle_inference(tmp_path / "data", tmp_path / "out")
+    result = _bundle_inference(bundle, roi, tmp_path / "data", tmp_path / "out")
     assert result.returncode != 0 and "InputError" in result.stderr and "bad.nii.gz" in result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
 

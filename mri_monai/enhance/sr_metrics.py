@@ -3,6 +3,8 @@
 PSNR and SSIM are computed inside the foreground of the HR reference (voxels above ``threshold`` times its
 maximum: the head, without the empty background that would inflate both), with the reference's foreground maximum
 as the data range. SSIM is MONAI's Gaussian-window SSIM (11 voxels, sigma 1.5) averaged over the foreground.
+Sharpness (optional) is the mean gradient magnitude inside the foreground relative to the reference's: 1 is as sharp
+as the reference, interpolation blurs below 1, and noise or GAN texture can push it above.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from ignite.engine import Engine, Events
 from monai.metrics.regression import compute_ssim_and_cs
 from monai.utils import ImageMetaKey
 
-__all__ = ["SuperResolutionMetrics", "foreground_mask", "masked_psnr", "masked_ssim"]
+__all__ = ["SuperResolutionMetrics", "foreground_mask", "masked_psnr", "masked_sharpness", "masked_ssim"]
 
 
 def foreground_mask(reference: torch.Tensor, threshold: float = 0.05) -> torch.Tensor:
@@ -64,16 +66,36 @@ def masked_ssim(image: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor
     return float(ssim_map[0][inner].mean())
 
 
+def _gradient_magnitude(image: torch.Tensor) -> torch.Tensor:
+    """Central-difference gradient magnitude of a (C, *spatial) image, same shape."""
+    gradients = torch.gradient(image.double(), dim=tuple(range(1, image.ndim)))
+    return torch.sqrt(sum(g**2 for g in gradients))
+
+
+def masked_sharpness(image: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean gradient magnitude of ``image`` inside ``mask`` divided by the reference's (1: as sharp).
+
+    Args:
+        image: (C, *spatial), every spatial axis at least 2 long.
+        reference: same shape.
+        mask: boolean, same shape.
+    """
+    return float(_gradient_magnitude(image)[mask].mean() / _gradient_magnitude(reference)[mask].mean())
+
+
+METRICS = {"psnr": masked_psnr, "ssim": masked_ssim, "sharpness": masked_sharpness}
+
+
 def _get(item: Mapping, batch_item: Mapping, key: str) -> torch.Tensor:
     return item[key] if key in item else batch_item[key]
 
 
 class SuperResolutionMetrics:
-    """Evaluation handler: PSNR/SSIM of the network and of the baselines per case; metrics.csv and summary JSON.
+    """Evaluation handler: PSNR/SSIM (and sharpness) of the network and the baselines per case; CSV and summary JSON.
 
     At each iteration it reads, for each (decollated) case, the reference and every method's image from the
     engine's output or batch; when the engine completes it writes ``<output_dir>/metrics.csv`` (one row per case
-    and method: ``case, method, psnr, ssim``) and ``<output_dir>/metrics_summary.json``
+    and method: ``case, method`` and the metrics) and ``<output_dir>/metrics_summary.json``
     (``{"primary_metric": "psnr", "higher_is_better": true, "baseline": ..., "methods": {name: {"psnr", "ssim"}}}``,
     means over the cases), and puts the summary in ``engine.state.metrics`` as ``<method>_<metric>``.
 
@@ -83,6 +105,7 @@ class SuperResolutionMetrics:
         reference_key: key of the HR reference.
         baseline: the method the network is compared with.
         threshold: foreground threshold (fraction of the reference maximum).
+        metrics: names of the metrics, from ``"psnr"``, ``"ssim"`` and ``"sharpness"``.
     """
 
     def __init__(
@@ -92,7 +115,11 @@ class SuperResolutionMetrics:
         reference_key: str = "label",
         baseline: str = "cubic",
         threshold: float = 0.05,
+        metrics: Sequence[str] = ("psnr", "ssim"),
     ) -> None:
+        unknown = sorted(set(metrics) - set(METRICS))
+        if unknown:
+            raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
         if baseline not in methods or "network" not in methods:
             raise ValueError(f"methods must name 'network' and the baseline {baseline!r}, got {sorted(methods)}")
         self.output_dir = Path(output_dir)
@@ -100,6 +127,7 @@ class SuperResolutionMetrics:
         self.reference_key = reference_key
         self.baseline = baseline
         self.threshold = threshold
+        self.metrics = tuple(metrics)
         self.rows: list[dict] = []
 
     def attach(self, engine: Engine) -> None:
@@ -116,8 +144,8 @@ class SuperResolutionMetrics:
             case = str(getattr(reference, "meta", {}).get(ImageMetaKey.FILENAME_OR_OBJ, len(self.rows)))
             for method, key in self.methods.items():
                 image = _get(item, batch_item, key).detach().cpu()
-                psnr, ssim = masked_psnr(image, reference, mask), masked_ssim(image, reference, mask)
-                self.rows.append({"case": case, "method": method, "psnr": psnr, "ssim": ssim})
+                scores = {name: METRICS[name](image, reference, mask) for name in self.metrics}
+                self.rows.append({"case": case, "method": method, **scores})
 
     def summary(self) -> dict:
         """The summary dict written to ``metrics_summary.json``."""
@@ -126,7 +154,7 @@ class SuperResolutionMetrics:
         methods = {
             method: {
                 metric: round(float(np.mean([r[metric] for r in self.rows if r["method"] == method])), 4)
-                for metric in ("psnr", "ssim")
+                for metric in self.metrics
             }
             for method in self.methods
         }
@@ -137,9 +165,9 @@ class SuperResolutionMetrics:
         summary = self.summary()
         self.output_dir.mkdir(parents=True, exist_ok=True)
         with open(self.output_dir / "metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["case", "method", "psnr", "ssim"])
+            writer = csv.DictWriter(f, fieldnames=["case", "method", *self.metrics])
             writer.writeheader()
-            writer.writerows({**r, "psnr": f"{r['psnr']:.4f}", "ssim": f"{r['ssim']:.4f}"} for r in self.rows)
+            writer.writerows({**r, **{m: f"{r[m]:.4f}" for m in self.metrics}} for r in self.rows)
         (self.output_dir / "metrics_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         for method, values in summary["methods"].items():
             for metric, value in values.items():

@@ -23,6 +23,7 @@ from mri_monai.errors import InputError
 from .degrade import check_scale
 
 __all__ = [
+    "CopyGeometryd",
     "EnsureVolumed",
     "InterpolateToGrid",
     "InterpolateToGridd",
@@ -125,6 +126,40 @@ class InterpolateToGridd(MapTransform):
             affine = ref.affine.clone() if isinstance(ref, MetaTensor) else None
         for key, out_key in self.key_iterator(d, self.output_keys):
             d[out_key] = self.interpolate(d[key], spatial_size=size, affine=affine)
+        return d
+
+
+class CopyGeometryd(MapTransform):
+    """Put images onto the grid of a reference image: its spatial shape and meta data (affine, file name).
+
+    A network that upsamples inside (:class:`~mri_monai.networks.SRGANGenerator`) returns ``lr_shape * scale`` voxels
+    that still carry its LR input's affine. An HR volume of odd length ``n`` has ``ceil(n / f)`` LR voxels, so the
+    output has up to ``f - 1`` HR voxels more than the reference at the far end (HR voxel ``i`` is at LR ``i / f``,
+    so the first ``n`` voxels are the reference's); those are cut off.
+
+    Args:
+        keys: keys of the images to put on the reference grid, (C, *spatial).
+        ref_key: key of the reference MetaTensor, (C', *ref_spatial).
+        allow_missing_keys: do not raise for missing keys.
+
+    Raises:
+        ValueError: an image is shorter than the reference along some axis.
+    """
+
+    def __init__(self, keys: KeysCollection, ref_key: str, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.ref_key = ref_key
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        """Return ``data`` with every key cropped to ``data[ref_key]``'s shape, carrying a copy of its meta data."""
+        d = dict(data)
+        ref = d[self.ref_key]
+        size = tuple(ref.shape[1:])
+        for key in self.key_iterator(d):
+            img = torch.as_tensor(d[key])
+            if any(n < m for n, m in zip(img.shape[1:], size, strict=True)):
+                raise ValueError(f"{key} of spatial shape {tuple(img.shape[1:])} is smaller than {self.ref_key} {size}")
+            d[key] = MetaTensor(img[(slice(None), *(slice(0, m) for m in size))], meta=dict(ref.meta))
         return d
 
 

@@ -8,26 +8,14 @@ each slice along the last spatial axis (the slices the 2D networks see) and aver
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import logging
 import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-import numpy as np
 import torch
 from monai.metrics import PSNRMetric, SSIMMetric
-from monai.utils import IgniteInfo, ImageMetaKey, min_version, optional_import
 
-from mri_monai.data.atomic import atomic_output
-
-Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
-if TYPE_CHECKING:
-    from ignite.engine import Engine
-else:
-    Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
+from mri_monai.case_metrics import CaseMetricsWriter
 
 __all__ = ["EnhancementMetricsSaver", "foreground_box", "image_quality", "level_name"]
 
@@ -87,17 +75,14 @@ def level_name(level: float) -> str:
     return f"{float(level) * 100:g}pct"
 
 
-class EnhancementMetricsSaver:
+class EnhancementMetricsSaver(CaseMetricsWriter):
     """Evaluator handler: PSNR/SSIM of several methods per case, written as ``metrics.csv`` and a summary.
 
-    At every iteration it reads the evaluator's decollated batch and output items, and for each item and method computes
-    :func:`image_quality` of ``item[method_key][0]`` (channel 0) against ``item[reference_key][0]``. When the epoch
-    completes it writes, atomically:
-
-    - ``<output_dir>/metrics.csv``: one row per case and method: ``case, <group_key>, method, psnr, ssim``;
-    - ``<output_dir>/metrics_summary.json``: ``{"primary_metric", "higher_is_better", "baseline", "methods":
-      {method: {"psnr", "ssim", "psnr_<level>", "ssim_<level>", ...}}, ...}`` with means over the cases (and per
-      value of ``group_key``, named by :func:`level_name`).
+    For each item and method it computes :func:`image_quality` of ``item[method_key][0]`` (channel 0) against
+    ``item[reference_key][0]``; see :class:`~mri_monai.case_metrics.CaseMetricsWriter` for the files. The rows are
+    ``case, <group_key>, method, psnr, ssim``; the summary's methods hold the means over the cases, ``psnr`` and
+    ``ssim``, and per value of ``group_key`` (``psnr_<level>``, ``ssim_<level>``, named by :func:`level_name`), plus
+    ``cases``, ``region`` and ``description``.
 
     Args:
         output_dir: folder of the two files (created).
@@ -115,6 +100,8 @@ class EnhancementMetricsSaver:
          "methods": {"noisy": "image", "nlm": "nlm", "network": "pred"}, "baseline": "nlm"}
     """
 
+    metric_names = ("psnr", "ssim")
+
     def __init__(
         self,
         output_dir: str | os.PathLike,
@@ -126,82 +113,33 @@ class EnhancementMetricsSaver:
         threshold: float = 0.0,
         description: str = "",
     ) -> None:
-        if baseline not in methods:
-            raise ValueError(f"baseline {baseline!r} is not one of the methods {sorted(methods)}")
-        if primary_metric not in ("psnr", "ssim"):
-            raise ValueError(f"primary_metric must be 'psnr' or 'ssim', got {primary_metric!r}")
-        self.output_dir = str(output_dir)
-        self.methods = dict(methods)
-        self.reference_key = reference_key
-        self.baseline = baseline
+        super().__init__(output_dir, methods, reference_key, baseline, primary_metric)
         self.group_key = group_key
-        self.primary_metric = primary_metric
         self.threshold = threshold
         self.description = description
-        self.rows: list[dict[str, Any]] = []
-        self.logger = logging.getLogger(__name__)
 
-    def attach(self, engine: Engine) -> None:
-        """Collect metrics at every iteration of ``engine`` and write the files when an epoch completes."""
-        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
-        engine.add_event_handler(Events.EPOCH_COMPLETED, self._write)
+    def score(self, image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
+        """:func:`image_quality` of channel 0."""
+        return image_quality(image[0], reference[0], self.threshold)
 
-    def _reset(self, engine: Engine) -> None:
-        self.rows = []
-
-    def _collect(self, engine: Engine) -> None:
-        batch, output = engine.state.batch, engine.state.output
-        if not isinstance(output, Sequence):
-            batch, output = [batch], [output]
-        # after postprocessing, keys the batch brought keep their updated values in the batch, new keys are outputs
-        for item in ({**b, **o} for b, o in zip(batch, output, strict=True)):
-            reference = item[self.reference_key]
-            case = str(getattr(reference, "meta", {}).get(ImageMetaKey.FILENAME_OR_OBJ, len(self.rows)))
-            group = None if self.group_key is None else float(item[self.group_key])
-            for method, key in self.methods.items():
-                row: dict[str, Any] = {"case": case, "method": method}
-                if self.group_key is not None:
-                    row[self.group_key] = group
-                row.update(image_quality(item[key][0].detach().cpu(), reference[0].detach().cpu(), self.threshold))
-                self.rows.append(row)
+    def case_columns(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """The case's file name and, with groups, its ``group_key`` value."""
+        columns = super().case_columns(item)
+        if self.group_key is not None:
+            columns[self.group_key] = float(item[self.group_key])
+        return columns
 
     def summary(self) -> dict[str, Any]:
         """Means over the collected cases, per method (and per group)."""
-        methods: dict[str, dict[str, float]] = {}
-        for method in self.methods:
-            rows = [r for r in self.rows if r["method"] == method]
-            stats = {m: float(np.mean([r[m] for r in rows])) for m in ("psnr", "ssim")}
-            if self.group_key is not None:
-                for group in sorted({r[self.group_key] for r in rows}):
-                    in_group = [r for r in rows if r[self.group_key] == group]
-                    for m in ("psnr", "ssim"):
-                        stats[f"{m}_{level_name(group)}"] = float(np.mean([r[m] for r in in_group]))
-            methods[method] = stats
+        summary = super().summary()
+        if self.group_key is not None:
+            for group in sorted({r[self.group_key] for r in self.rows}):
+                for method, values in self.means([r for r in self.rows if r[self.group_key] == group]).items():
+                    summary["methods"][method].update({f"{m}_{level_name(group)}": v for m, v in values.items()})
         return {
-            "primary_metric": self.primary_metric,
-            "higher_is_better": True,
-            "baseline": self.baseline,
-            "methods": methods,
+            **summary,
             "cases": len({r["case"] for r in self.rows}),
             "region": "bounding box of the reference's foreground; data range = reference maximum; "
             "SSIM 2D per slice along the last axis (Gaussian window 11, sigma 1.5), averaged",
             "description": self.description,
         }
-
-    def _write(self, engine: Engine) -> None:
-        if not self.rows:
-            raise RuntimeError("EnhancementMetricsSaver: no case was evaluated (empty test split?)")
-        columns = ["case", *([self.group_key] if self.group_key else []), "method", "psnr", "ssim"]
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        os.makedirs(self.output_dir, exist_ok=True)
-        with atomic_output(os.path.join(self.output_dir, "metrics.csv")) as tmp:
-            tmp.write_text(text.getvalue())
-        summary = self.summary()
-        with atomic_output(os.path.join(self.output_dir, "metrics_summary.json")) as tmp:
-            tmp.write_text(json.dumps(summary, indent=2) + "\n")
-        for method, stats in summary["methods"].items():
-            self.logger.info(f"{method}: " + ", ".join(f"{k} {v:.4f}" for k, v in stats.items()))

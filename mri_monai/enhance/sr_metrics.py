@@ -9,17 +9,14 @@ as the reference, interpolation blurs below 1, and noise or GAN texture can push
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
-from ignite.engine import Engine, Events
 from monai.metrics.regression import compute_ssim_and_cs
-from monai.utils import ImageMetaKey
+
+from mri_monai.case_metrics import CaseMetricsWriter
 
 __all__ = ["SuperResolutionMetrics", "foreground_mask", "masked_psnr", "masked_sharpness", "masked_ssim"]
 
@@ -86,18 +83,10 @@ def masked_sharpness(image: torch.Tensor, reference: torch.Tensor, mask: torch.T
 METRICS = {"psnr": masked_psnr, "ssim": masked_ssim, "sharpness": masked_sharpness}
 
 
-def _get(item: Mapping, batch_item: Mapping, key: str) -> torch.Tensor:
-    return item[key] if key in item else batch_item[key]
-
-
-class SuperResolutionMetrics:
+class SuperResolutionMetrics(CaseMetricsWriter):
     """Evaluation handler: PSNR/SSIM (and sharpness) of the network and the baselines per case; CSV and summary JSON.
 
-    At each iteration it reads, for each (decollated) case, the reference and every method's image from the
-    engine's output or batch; when the engine completes it writes ``<output_dir>/metrics.csv`` (one row per case
-    and method: ``case, method`` and the metrics) and ``<output_dir>/metrics_summary.json``
-    (``{"primary_metric": "psnr", "higher_is_better": true, "baseline": ..., "methods": {name: {"psnr", "ssim"}}}``,
-    means over the cases), and puts the summary in ``engine.state.metrics`` as ``<method>_<metric>``.
+    See :class:`~mri_monai.case_metrics.CaseMetricsWriter` for the files; ``primary_metric`` is PSNR.
 
     Args:
         output_dir: folder of the two files (created).
@@ -120,55 +109,13 @@ class SuperResolutionMetrics:
         unknown = sorted(set(metrics) - set(METRICS))
         if unknown:
             raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
-        if baseline not in methods or "network" not in methods:
-            raise ValueError(f"methods must name 'network' and the baseline {baseline!r}, got {sorted(methods)}")
-        self.output_dir = Path(output_dir)
-        self.methods = dict(methods)
-        self.reference_key = reference_key
-        self.baseline = baseline
+        if "network" not in methods:
+            raise ValueError(f"methods must name 'network', got {sorted(methods)}")
+        self.metric_names = tuple(metrics)
+        super().__init__(output_dir, methods, reference_key, baseline, primary_metric="psnr")
         self.threshold = threshold
-        self.metrics = tuple(metrics)
-        self.rows: list[dict] = []
 
-    def attach(self, engine: Engine) -> None:
-        """Register the per-iteration and the completion callbacks."""
-        engine.add_event_handler(Events.STARTED, lambda _: self.rows.clear())
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self.iteration_completed)
-        engine.add_event_handler(Events.COMPLETED, self.completed)
-
-    def iteration_completed(self, engine: Engine) -> None:
-        """Score every case of the batch."""
-        for item, batch_item in zip(engine.state.output, engine.state.batch, strict=True):
-            reference = _get(item, batch_item, self.reference_key).detach().cpu()
-            mask = foreground_mask(reference, self.threshold)
-            case = str(getattr(reference, "meta", {}).get(ImageMetaKey.FILENAME_OR_OBJ, len(self.rows)))
-            for method, key in self.methods.items():
-                image = _get(item, batch_item, key).detach().cpu()
-                scores = {name: METRICS[name](image, reference, mask) for name in self.metrics}
-                self.rows.append({"case": case, "method": method, **scores})
-
-    def summary(self) -> dict:
-        """The summary dict written to ``metrics_summary.json``."""
-        if not self.rows:
-            raise RuntimeError("no case was evaluated: is the test split empty?")
-        methods = {
-            method: {
-                metric: round(float(np.mean([r[metric] for r in self.rows if r["method"] == method])), 4)
-                for metric in self.metrics
-            }
-            for method in self.methods
-        }
-        return {"primary_metric": "psnr", "higher_is_better": True, "baseline": self.baseline, "methods": methods}
-
-    def completed(self, engine: Engine) -> None:
-        """Write ``metrics.csv`` and ``metrics_summary.json``."""
-        summary = self.summary()
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.output_dir / "metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["case", "method", *self.metrics])
-            writer.writeheader()
-            writer.writerows({**r, **{m: f"{r[m]:.4f}" for m in self.metrics}} for r in self.rows)
-        (self.output_dir / "metrics_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        for method, values in summary["methods"].items():
-            for metric, value in values.items():
-                engine.state.metrics[f"{method}_{metric}"] = value
+    def score(self, image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
+        """The metrics of ``image`` against ``reference`` inside the reference's foreground."""
+        mask = foreground_mask(reference, self.threshold)
+        return {name: METRICS[name](image, reference, mask) for name in self.metric_names}

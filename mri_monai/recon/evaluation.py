@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from collections.abc import Hashable, Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
 from monai.transforms import MapTransform
 
-from mri_monai.data.atomic import atomic_output
+from mri_monai.case_metrics import CaseMetricsWriter
 
 from .baselines import compressed_sensing
 from .metrics import volume_metrics
@@ -56,25 +53,27 @@ class CompressedSensingd(MapTransform):
         return d
 
 
-class ReconstructionMetricsWriter:
+class ReconstructionMetricsWriter(CaseMetricsWriter):
     """Handler: NMSE, PSNR and SSIM (fastMRI definitions) of every method for every case; CSV and summary JSON.
 
-    After each iteration of an evaluator whose post-processed items hold the reference and each method's
-    (S, H, W) reconstruction, one row per (case, method) is kept; when the run completes, ``output_dir/metrics.csv``
-    (columns ``case, acceleration, real_acceleration, method, nmse, psnr, ssim``) and
-    ``output_dir/metrics_summary.json`` (means over cases, overall and per acceleration) are written atomically.
+    The evaluator's post-processed items hold the reference and each method's (S, H, W) reconstruction; see
+    :class:`~mri_monai.case_metrics.CaseMetricsWriter` for the files. The rows are ``case, acceleration,
+    real_acceleration, method, nmse, psnr, ssim``; the summary holds the means over the cases overall (``methods``)
+    and per nominal acceleration (``by_acceleration``), and the number of (case, acceleration) pairs (``cases``).
 
     Args:
         output_dir: folder of the two files.
         methods: method name -> item key of its reconstruction; must include ``"network"`` and ``baseline``.
         baseline: the method the network is compared with.
         target_key, filename_key, acceleration_key, real_acceleration_key: item keys.
-        primary_metric: the metric named first in the summary.
+        primary_metric: the metric the comparison is made on (NMSE: lower is better).
 
     Example::
 
         ReconstructionMetricsWriter("eval", {"network": "pred", "zero_filled": "zero_filled"}).attach(evaluator)
     """
+
+    metric_names = METRICS
 
     def __init__(
         self,
@@ -87,67 +86,32 @@ class ReconstructionMetricsWriter:
         real_acceleration_key: str = "real_acceleration",
         primary_metric: str = "ssim",
     ) -> None:
-        if "network" not in methods or baseline not in methods:
+        if "network" not in methods:
             raise ValueError(f"methods {sorted(methods)} must include 'network' and the baseline {baseline!r}")
-        self.output_dir = Path(output_dir)
-        self.methods = dict(methods)
-        self.baseline = baseline
-        self.target_key, self.filename_key = target_key, filename_key
+        super().__init__(output_dir, methods, target_key, baseline, primary_metric, primary_metric != "nmse")
+        self.filename_key = filename_key
         self.acceleration_key, self.real_acceleration_key = acceleration_key, real_acceleration_key
-        self.primary_metric = primary_metric
-        self.rows: list[dict[str, Any]] = []
 
-    def attach(self, engine: Any) -> None:
-        from ignite.engine import Events
+    def score(self, image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
+        """fastMRI's NMSE, PSNR and SSIM of the volume ``image`` against ``reference``."""
+        return volume_metrics(reference, image)
 
-        engine.add_event_handler(Events.STARTED, lambda _: self.rows.clear())
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
-        engine.add_event_handler(Events.COMPLETED, lambda _: self.write())
-
-    def collect(self, engine: Any) -> None:
-        """Metrics of every method for the cases of the last iteration."""
-        for batch, output in zip(engine.state.batch, engine.state.output, strict=True):
-            item = {**batch, **output}
-            if self.target_key not in item:
-                raise ValueError(f"{item.get(self.filename_key)}: no reference image to evaluate against")
-            target = torch.as_tensor(item[self.target_key])
-            case = str(item[self.filename_key])
-            for method, key in self.methods.items():
-                row = {"case": case, "acceleration": float(item.get(self.acceleration_key, float("nan")))}
-                row["real_acceleration"] = round(float(item.get(self.real_acceleration_key, float("nan"))), 3)
-                row["method"] = method
-                row.update(volume_metrics(target, torch.as_tensor(item[key])))
-                self.rows.append(row)
+    def case_columns(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """The case's file name, nominal and real acceleration (NaN when the item has none)."""
+        return {
+            "case": str(item.get(self.filename_key)),
+            "acceleration": float(item.get(self.acceleration_key, float("nan"))),
+            "real_acceleration": round(float(item.get(self.real_acceleration_key, float("nan"))), 3),
+        }
 
     def summary(self) -> dict[str, Any]:
         """Means over cases per method, overall and per nominal acceleration."""
-
-        def means(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-            out = {}
-            for method in self.methods:
-                mine = [r for r in rows if r["method"] == method]
-                out[method] = {m: round(sum(r[m] for r in mine) / len(mine), 4) for m in METRICS}
-            return out
-
+        summary = super().summary()
         accelerations = sorted({r["acceleration"] for r in self.rows})
         return {
-            "primary_metric": self.primary_metric,
-            "higher_is_better": self.primary_metric != "nmse",
-            "baseline": self.baseline,
+            **summary,
             "cases": len({(r["case"], r["acceleration"]) for r in self.rows}),
-            "methods": means(self.rows),
             "by_acceleration": {
-                f"{a:g}x": means([r for r in self.rows if r["acceleration"] == a]) for a in accelerations
+                f"{a:g}x": self.means([r for r in self.rows if r["acceleration"] == a]) for a in accelerations
             },
         }
-
-    def write(self) -> None:
-        """Write ``metrics.csv`` and ``metrics_summary.json`` into ``output_dir``."""
-        if not self.rows:
-            raise ValueError("no case was evaluated: is the test split empty?")
-        with atomic_output(self.output_dir / "metrics.csv") as tmp, open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.rows[0]))
-            writer.writeheader()
-            writer.writerows(self.rows)
-        with atomic_output(self.output_dir / "metrics_summary.json") as tmp:
-            tmp.write_text(json.dumps(self.summary(), indent=2))

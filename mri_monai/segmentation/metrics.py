@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import torch
-from ignite.engine import Engine, Events
 from monai.metrics import compute_dice, compute_hausdorff_distance
 from monai.transforms import ConvertToMultiChannelBasedOnBratsClasses
-from monai.utils import ImageMetaKey
 
-from mri_monai.data.atomic import write_metrics
+from mri_monai.case_metrics import CaseMetricsWriter
 
 __all__ = ["REGIONS", "BratsRegionMetrics", "brats_region_metrics"]
 
@@ -55,15 +52,12 @@ def _spacing(image: torch.Tensor) -> tuple[float, ...] | None:
     return None if affine is None else tuple(float(v) for v in np.linalg.norm(np.asarray(affine)[:3, :3], axis=0))
 
 
-class BratsRegionMetrics:
+class BratsRegionMetrics(CaseMetricsWriter):
     """Evaluation handler: BraTS region Dice/HD95 of the network and the baselines per case, written to files.
 
-    At each iteration it reads, for each (decollated) case, the reference label map and every method's label map
-    from the engine's output or batch; when the engine completes it writes ``<output_dir>/metrics.csv`` (one row per
-    case and method) and ``<output_dir>/metrics_summary.json`` (``{"primary_metric": "dice_mean", "higher_is_better":
-    true, "baseline": ..., "methods": {name: {"dice_mean", "dice_wt", "dice_tc", "dice_et", "hd95_*"}}}``: means
-    over the cases, HD95 over the cases where it is defined; ``dice_mean`` averages the three regions) and puts the
-    summary in ``engine.state.metrics`` as ``<method>_<metric>``.
+    See :class:`~mri_monai.case_metrics.CaseMetricsWriter` for the files. The metrics are ``dice_mean`` (the mean
+    of the three regions' Dice, the primary metric), ``dice_wt``, ``dice_tc``, ``dice_et`` and ``hd95_*``; the
+    summary's HD95 means are over the cases where it is defined.
 
     Args:
         output_dir: folder of the two files (created).
@@ -74,6 +68,8 @@ class BratsRegionMetrics:
         baseline: the method the network is compared with.
     """
 
+    metric_names = ("dice_mean", *(f"dice_{r}" for r in ("wt", "tc", "et")), *(f"hd95_{r}" for r in ("wt", "tc", "et")))
+
     def __init__(
         self,
         output_dir: str | os.PathLike,
@@ -81,47 +77,12 @@ class BratsRegionMetrics:
         reference_key: str = "label",
         baseline: str = "threshold",
     ) -> None:
-        if baseline not in methods or "network" not in methods:
-            raise ValueError(f"methods must name 'network' and the baseline {baseline!r}, got {sorted(methods)}")
-        self.output_dir = Path(output_dir)
-        self.methods = dict(methods)
-        self.reference_key = reference_key
-        self.baseline = baseline
-        self.rows: list[dict] = []
+        if "network" not in methods:
+            raise ValueError(f"methods must name 'network', got {sorted(methods)}")
+        super().__init__(output_dir, methods, reference_key, baseline, primary_metric="dice_mean")
 
-    def attach(self, engine: Engine) -> None:
-        """Register the per-iteration and the completion callbacks."""
-        engine.add_event_handler(Events.STARTED, lambda _: self.rows.clear())
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self.iteration_completed)
-        engine.add_event_handler(Events.COMPLETED, self.completed)
-
-    def iteration_completed(self, engine: Engine) -> None:
-        """Score every case of the batch."""
-        for output, batch in zip(engine.state.output, engine.state.batch, strict=True):
-            item = {**batch, **output}  # MONAI keeps keys that postprocessing changed in the batch
-            reference = item[self.reference_key].detach().cpu()
-            case = str(getattr(reference, "meta", {}).get(ImageMetaKey.FILENAME_OR_OBJ, len(self.rows)))
-            for method, key in self.methods.items():
-                if item.get(key) is None:
-                    continue
-                scores = brats_region_metrics(item[key].detach().cpu(), reference, _spacing(reference))
-                scores["dice_mean"] = float(np.mean([scores[f"dice_{r}"] for r in REGIONS]))
-                self.rows.append({"case": case, "method": method, **{k: round(v, 4) for k, v in scores.items()}})
-
-    def summary(self) -> dict:
-        """The summary dict written to ``metrics_summary.json``."""
-        if not self.rows:
-            raise RuntimeError("no case was evaluated: is the test split empty?")
-        metrics = ["dice_mean", *(f"dice_{r}" for r in ("wt", "tc", "et")), *(f"hd95_{r}" for r in ("wt", "tc", "et"))]
-        methods = {}
-        for method in dict.fromkeys(r["method"] for r in self.rows):
-            rows = [r for r in self.rows if r["method"] == method]
-            methods[method] = {m: round(float(np.nanmean([r[m] for r in rows])), 4) for m in metrics}
-        return {"primary_metric": "dice_mean", "higher_is_better": True, "baseline": self.baseline, "methods": methods}
-
-    def completed(self, engine: Engine) -> None:
-        """Write ``metrics.csv`` and ``metrics_summary.json``."""
-        summary = write_metrics(self.output_dir, self.rows, self.summary())
-        for method, values in summary["methods"].items():
-            for metric, value in values.items():
-                engine.state.metrics[f"{method}_{metric}"] = value
+    def score(self, image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
+        """Dice and HD95 (mm) of the label map ``image`` against ``reference`` per region, and the mean Dice."""
+        scores = brats_region_metrics(image, reference, _spacing(reference))
+        scores["dice_mean"] = float(np.mean([scores[f"dice_{r}"] for r in REGIONS]))
+        return scores

@@ -112,6 +112,22 @@ def test_metrics():
     assert masked_ssim(ref + 0.3 * noise, ref, mask) < masked_ssim(ref + 0.1 * noise, ref, mask) < 0.99
 
 
+@pytest.mark.parametrize("shape", [(1, 30, 26, 22), (1, 24, 20)])
+def test_separable_ssim_equals_monai_ssim(shape):
+    from monai.metrics.regression import compute_ssim_and_cs
+
+    generator = torch.Generator().manual_seed(1)
+    ref = torch.rand(shape, generator=generator)
+    image = ref + 0.2 * torch.randn(shape, generator=generator)
+    mask = foreground_mask(ref, 0.3)
+    dims = len(shape) - 1
+    full, _ = compute_ssim_and_cs(
+        image[None], ref[None], dims, [11] * dims, [1.5] * dims, data_range=float(ref[mask].max())
+    )
+    inner = mask[(slice(None), *[slice(5, n - 5) for n in shape[1:]])]
+    assert masked_ssim(image, ref, mask) == pytest.approx(float(full[0][inner].mean()), abs=1e-5)
+
+
 def test_ensure_volume():
     slice_2d = MetaTensor(torch.rand(1, 6, 5), affine=torch.as_tensor(AFFINE))
     out = EnsureVolumed("image")({"image": slice_2d})["image"]

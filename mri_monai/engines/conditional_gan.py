@@ -54,8 +54,7 @@ class ConditionalGanTrainer(Trainer):
             (MONAI ``PatchDiscriminator``).
         d_optimizer: optimiser of the discriminator's parameters.
         adversarial_loss: ``(logits, target_is_real, for_discriminator) -> loss``; defaults to MONAI's
-            ``PatchAdversarialLoss(criterion="least_squares", no_activation_leastsq=True)`` (LSGAN on the raw
-            logits, Mao et al. 2017).
+            ``PatchAdversarialLoss(criterion="least_squares")`` (LSGAN, Mao et al. 2017).
         recon_loss: ``(fake, y) -> loss``; defaults to ``torch.nn.L1Loss()``.
         recon_weight: weight of ``recon_loss`` in the generator loss (pix2pix: 100).
         adversarial_weight: weight of the adversarial term in the generator loss.
@@ -122,9 +121,7 @@ class ConditionalGanTrainer(Trainer):
         self.g_optimizer = g_optimizer
         self.d_network = d_network
         self.d_optimizer = d_optimizer
-        self.adversarial_loss = adversarial_loss or PatchAdversarialLoss(
-            criterion="least_squares", no_activation_leastsq=True
-        )
+        self.adversarial_loss = adversarial_loss or PatchAdversarialLoss(criterion="least_squares")
         self.recon_loss = recon_loss or torch.nn.L1Loss()
         self.recon_weight = recon_weight
         self.adversarial_weight = adversarial_weight

@@ -50,8 +50,7 @@ class CycleGanTrainer(Trainer):
             maps ending with the logits (MONAI ``PatchDiscriminator``).
         d_optimizer: one optimiser over the parameters of both discriminators.
         adversarial_loss: ``(logits, target_is_real, for_discriminator) -> loss``; defaults to MONAI's
-            ``PatchAdversarialLoss(criterion="least_squares", no_activation_leastsq=True)`` (LSGAN on the raw
-            logits, as CycleGAN).
+            ``PatchAdversarialLoss(criterion="least_squares")`` (LSGAN, as CycleGAN).
         cycle_loss: ``(reconstruction, original) -> loss``; defaults to ``torch.nn.L1Loss()``.
         cycle_weight: weight of the cycle loss (CycleGAN: 10).
         identity_weight: identity loss weight relative to ``cycle_weight`` (CycleGAN: 0.5; 0 disables it).
@@ -113,9 +112,7 @@ class CycleGanTrainer(Trainer):
         )
         self.g_ab, self.g_ba, self.g_optimizer = g_ab, g_ba, g_optimizer
         self.d_a, self.d_b, self.d_optimizer = d_a, d_b, d_optimizer
-        self.adversarial_loss = adversarial_loss or PatchAdversarialLoss(
-            criterion="least_squares", no_activation_leastsq=True
-        )
+        self.adversarial_loss = adversarial_loss or PatchAdversarialLoss(criterion="least_squares")
         self.cycle_loss = cycle_loss or torch.nn.L1Loss()
         self.cycle_weight = cycle_weight
         self.identity_weight = identity_weight

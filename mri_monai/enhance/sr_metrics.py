@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from monai.metrics.regression import compute_ssim_and_cs
+from monai.networks.layers import separable_filtering
 
 from mri_monai.case_metrics import CaseMetricsWriter
 
@@ -39,8 +39,20 @@ def masked_psnr(image: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor
     return float("inf") if mse == 0 else float(10.0 * np.log10(float(ref.max()) ** 2 / mse))
 
 
+def _gaussian_1d(kernel_size: int, sigma: float) -> torch.Tensor:
+    """The normalised 1D Gaussian window of MONAI's SSIM (``kernel_size`` taps, standard deviation ``sigma``)."""
+    dist = torch.arange(kernel_size, dtype=torch.float32) - (kernel_size - 1) / 2
+    window = torch.exp(-((dist / sigma) ** 2) / 2)
+    return window / window.sum()
+
+
 def masked_ssim(image: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor, kernel_size: int = 11) -> float:
     """Mean SSIM of ``image`` against ``reference`` over ``mask`` (Gaussian window, sigma 1.5).
+
+    The SSIM map is MONAI's (:func:`monai.metrics.regression.compute_ssim_and_cs`: the same window, constants and
+    formula) computed with the Gaussian window applied separably, one axis at a time (MONAI's
+    ``separable_filtering``), which gives the same values about 40 times faster on a 3D volume than the full
+    11x11x11 convolution.
 
     Args:
         image: (C, *spatial) with 2 or 3 spatial dimensions, each at least ``kernel_size`` long.
@@ -48,17 +60,20 @@ def masked_ssim(image: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor
         mask: boolean, same shape; the SSIM map is valid for window centres only, so the mask is cropped to it.
         kernel_size: window size.
     """
-    spatial_dims = image.ndim - 1
     data_range = float(reference[mask].max())
-    ssim_map, _ = compute_ssim_and_cs(
-        image[None].float(),
-        reference[None].float(),
-        spatial_dims=spatial_dims,
-        kernel_size=[kernel_size] * spatial_dims,
-        kernel_sigma=[1.5] * spatial_dims,
-        data_range=data_range,
-    )
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    x, y = image[None].float(), reference[None].float()
     half = kernel_size // 2
+    valid = (slice(None), slice(None), *[slice(half, n - half) for n in x.shape[2:]])
+    window = _gaussian_1d(kernel_size, 1.5)
+
+    def local_mean(t: torch.Tensor) -> torch.Tensor:
+        return separable_filtering(t, [window] * (t.ndim - 2))[valid]
+
+    mu_x, mu_y = local_mean(x), local_mean(y)
+    sigma_x, sigma_y = local_mean(x * x) - mu_x**2, local_mean(y * y) - mu_y**2
+    sigma_xy = local_mean(x * y) - mu_x * mu_y
+    ssim_map = ((2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)) * ((2 * sigma_xy + c2) / (sigma_x + sigma_y + c2))
     inner = mask[(slice(None), *[slice(half, n - half) for n in mask.shape[1:]])]
     return float(ssim_map[0][inner].mean())
 

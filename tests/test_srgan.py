@@ -111,13 +111,17 @@ def _shipped(name: str) -> SRGANGenerator:
     return net.eval()
 
 
-def test_shipped_generators_beat_cubic_and_the_gan_is_sharper(patch):
+def test_shipped_generators_beat_interpolation_in_psnr_and_in_sharpness(patch):
+    """Both generators (SRGAN and its no-GAN ablation) beat cubic interpolation clearly, and their sharpness is
+    closer to the reference's than interpolation's (cubic and trilinear also carry the LR noise: above 1)."""
     hr, lr, cubic = patch
     mask = foreground_mask(hr)
+    trilinear = upsample_linear(lr[None], [1, 1, 2])[0]
     with torch.no_grad():
-        srgan, no_gan = (_shipped(name)(lr[None])[0] for name in ("model.pt", "no_gan.pt"))
+        generators = {name: _shipped(name)(lr[None])[0] for name in ("model.pt", "no_gan.pt")}
     cubic_psnr = masked_psnr(cubic, hr, mask)
-    for name, image in (("srgan", srgan), ("no_gan", no_gan)):
+    interpolation_error = min(abs(masked_sharpness(image, hr, mask) - 1) for image in (cubic, trilinear))
+    for name, image in generators.items():
         gain = masked_psnr(image, hr, mask) - cubic_psnr
-        assert gain > 1.0, f"{name} only {gain:.2f} dB above cubic interpolation"
-    assert masked_sharpness(srgan, hr, mask) > masked_sharpness(no_gan, hr, mask)
+        assert gain > 3.0, f"{name} only {gain:.2f} dB above cubic interpolation"
+        assert abs(masked_sharpness(image, hr, mask) - 1) < interpolation_error / 2, name

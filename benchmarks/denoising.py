@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "datalist.json").is_file():
         make_task_data("denoising", data, subjects=12, seed=0, progress=False)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        summary = evaluation_summary(BUNDLE, data, Path(tmp) / "eval", {"num_workers": "0"})
+    summary = evaluation_summary(BUNDLE, data, overrides={"num_workers": "0"})
     methods = summary["methods"]
     levels = sorted({k.split("_")[1] for k in methods["network"] if "_" in k}, key=lambda s: float(s[:-3]))
     print("Rician noise on the SYNTHETIC test subjects (PSNR dB / SSIM, mean over subjects)\n")

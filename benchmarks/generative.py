@@ -12,7 +12,6 @@ uses (set ``OMP_NUM_THREADS``). All data are SYNTHETIC.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,8 +34,7 @@ def translation_table(data: Path) -> None:
     """Print the bundle's evaluation of every method and direction on ``data`` as a markdown table."""
     if not (data / "datalist.json").is_file():
         make_task_data("translation", data, subjects=12, seed=0, progress=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        summary = evaluation_summary(BUNDLE, data, Path(tmp) / "eval")
+    summary = evaluation_summary(BUNDLE, data)
     print("T1w <-> T2w translation on the SYNTHETIC test subjects (means over subjects)\n")
     print("| method | direction | MAE | PSNR (dB) | SSIM | MI |\n|---|---|---|---|---|---|")
     for method, values in summary["methods"].items():

@@ -18,7 +18,6 @@ import argparse
 import copy
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "datalist.json").is_file():
         make_task_data("segmentation", data, subjects=20, seed=0, progress=False)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        summary = evaluation_summary(BUNDLE, data, Path(tmp) / "eval", {"num_workers": "0"})
+    summary = evaluation_summary(BUNDLE, data, overrides={"num_workers": "0"})
     tests = load_split(data / "datalist.json", "test", data)
     print(f"BraTS regions on {len(tests)} SYNTHETIC test subjects (mean over subjects; HD95 in mm)\n")
     metrics = list(summary["methods"]["network"])

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -98,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_srgan_table(data: Path) -> None:
     """The SRGAN bundle's evaluate run on ``data``'s test split, as one markdown table."""
-    with tempfile.TemporaryDirectory() as tmp:
-        summary = evaluation_summary(SRGAN_BUNDLE, data, Path(tmp) / "eval", {"num_workers": "0"})
+    summary = evaluation_summary(SRGAN_BUNDLE, data, overrides={"num_workers": "0"})
     names = {
         "network": "SRGAN",
         "no_gan": "same generator, no adversarial term",

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -116,14 +117,19 @@ def run_bundle(
 def evaluation_summary(
     bundle: str | os.PathLike,
     dataset_dir: str | os.PathLike,
-    output_dir: str | os.PathLike,
+    output_dir: str | os.PathLike | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> dict:
     """Run the evaluate workflow of ``bundle`` (see :func:`run_bundle`) and return its ``metrics_summary.json``.
 
+    ``output_dir=None`` runs it in a temporary folder that is removed afterwards (only the summary is wanted).
+
     Raises:
         RuntimeError: the run failed or wrote no summary; the message holds the end of its log.
     """
+    if output_dir is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            return evaluation_summary(bundle, dataset_dir, Path(tmp) / "eval", overrides)
     run = run_bundle(bundle, "evaluate", dataset_dir, output_dir, overrides)
     summary = run.summary() if run.ok else None
     if summary is None:

@@ -39,7 +39,8 @@ class CaseMetricsWriter:
 
     Args:
         output_dir: folder of the two files (created).
-        methods: method name -> item key of its image, e.g. ``{"network": "pred", "cubic": "image"}``.
+        methods: method name -> item key of its image, e.g. ``{"network": "pred", "cubic": "image"}``; must name
+            ``"network"`` and the baseline.
         reference_key: item key of the reference.
         baseline: the method the network is compared with; must be one of ``methods``.
         primary_metric: the metric the comparison is made on; one of :attr:`metric_names`.
@@ -58,8 +59,8 @@ class CaseMetricsWriter:
         primary_metric: str | None = None,
         higher_is_better: bool = True,
     ) -> None:
-        if baseline not in methods:
-            raise ValueError(f"baseline {baseline!r} is not one of the methods {sorted(methods)}")
+        if "network" not in methods or baseline not in methods:
+            raise ValueError(f"methods {sorted(methods)} must name 'network' and the baseline {baseline!r}")
         primary_metric = primary_metric or self.metric_names[0]
         if primary_metric not in self.metric_names:
             raise ValueError(f"primary_metric must be one of {self.metric_names}, got {primary_metric!r}")

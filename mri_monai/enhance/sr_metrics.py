@@ -74,8 +74,7 @@ def masked_ssim(image: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor
     sigma_x, sigma_y = local_mean(x * x) - mu_x**2, local_mean(y * y) - mu_y**2
     sigma_xy = local_mean(x * y) - mu_x * mu_y
     ssim_map = ((2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)) * ((2 * sigma_xy + c2) / (sigma_x + sigma_y + c2))
-    inner = mask[(slice(None), *[slice(half, n - half) for n in mask.shape[1:]])]
-    return float(ssim_map[0][inner].mean())
+    return float(ssim_map[0][mask[valid[1:]]].mean())
 
 
 def _gradient_magnitude(image: torch.Tensor) -> torch.Tensor:
@@ -124,8 +123,6 @@ class SuperResolutionMetrics(CaseMetricsWriter):
         unknown = sorted(set(metrics) - set(METRICS))
         if unknown:
             raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
-        if "network" not in methods:
-            raise ValueError(f"methods must name 'network', got {sorted(methods)}")
         self.metric_names = tuple(metrics)
         super().__init__(output_dir, methods, reference_key, baseline, primary_metric="psnr")
         self.threshold = threshold

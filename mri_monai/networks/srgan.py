@@ -18,9 +18,8 @@ from collections.abc import Sequence
 import torch
 from monai.networks.blocks import ResidualUnit
 from monai.networks.layers import Conv
+from monai.utils import ensure_tuple_rep
 from torch import nn
-
-from mri_monai.enhance.degrade import check_scale
 
 __all__ = ["SRGANGenerator", "upsample_linear"]
 
@@ -85,8 +84,11 @@ class SRGANGenerator(nn.Module):
         super().__init__()
         if out_channels != in_channels:
             raise ValueError(f"the residual needs out_channels == in_channels, got {out_channels} and {in_channels}")
+        factors = ensure_tuple_rep(scale, spatial_dims)
+        if any(int(f) != f or f < 1 for f in factors):
+            raise ValueError(f"scale must be {spatial_dims} integer factors >= 1, got {scale}")
+        self.scale = [int(f) for f in factors]
         conv = Conv[Conv.CONV, spatial_dims]
-        self.scale = list(check_scale(scale, spatial_dims))
         self.head = nn.Sequential(conv(in_channels, features, 3, padding=1), nn.PReLU(features))
         self.blocks = nn.Sequential(
             *(

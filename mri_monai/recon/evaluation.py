@@ -86,8 +86,6 @@ class ReconstructionMetricsWriter(CaseMetricsWriter):
         real_acceleration_key: str = "real_acceleration",
         primary_metric: str = "ssim",
     ) -> None:
-        if "network" not in methods:
-            raise ValueError(f"methods {sorted(methods)} must include 'network' and the baseline {baseline!r}")
         super().__init__(output_dir, methods, target_key, baseline, primary_metric, primary_metric != "nmse")
         self.filename_key = filename_key
         self.acceleration_key, self.real_acceleration_key = acceleration_key, real_acceleration_key

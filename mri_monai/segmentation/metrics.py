@@ -77,8 +77,6 @@ class BratsRegionMetrics(CaseMetricsWriter):
         reference_key: str = "label",
         baseline: str = "threshold",
     ) -> None:
-        if "network" not in methods:
-            raise ValueError(f"methods must name 'network', got {sorted(methods)}")
         super().__init__(output_dir, methods, reference_key, baseline, primary_metric="dice_mean")
 
     def score(self, image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:

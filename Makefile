@@ -27,7 +27,7 @@ demo: install
 	$(PYTHON) -m mri_monai.cli demo --out demo_output --data demo_data
 
 test: install monailabel-env
-	$(PYTHON) -m pytest -n $(TEST_WORKERS)
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --durations=30
 
 lint:
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .

@@ -15,6 +15,7 @@ from mri_monai.generative import (
     DiscriminatorLoss,
     GaussianSampler,
     GeneratorLoss,
+    InstanceNoiseSchedule,
     MeanImageSampler,
     SampleWriter,
     SynthesisEvaluation,
@@ -57,6 +58,21 @@ def test_dcgan_init_sets_the_paper_initialisation():
     assert all(abs(float(m.weight.std()) - 0.02) < 0.01 for m in d.modules() if isinstance(m, torch.nn.Conv2d))
 
 
+def test_spectral_norm_discriminator_has_unit_spectral_norm_and_no_batch_norm():
+    torch.manual_seed(0)
+    d = dcgan_init(DCGANDiscriminator(image_size=32, base_channels=4, spectral_norm=True)).train()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
+    originals = torch.cat([m.parametrizations.weight.original.ravel() for m in convs])
+    assert abs(float(originals.std()) - 0.02) < 0.005  # dcgan_init reached the stored weights
+    for _ in range(30):  # power iterations run in training-mode forward passes
+        d(torch.rand(2, 1, 32, 32))
+    for m in convs:  # largest singular value of the flattened kernel, as torch's spectral_norm measures it
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert abs(float(sigma) - 1.0) < 0.05
+    assert d(torch.rand(3, 1, 32, 32)).shape == (3, 1)
+
+
 def test_gan_losses_train_the_right_network():
     d = DCGANDiscriminator(image_size=16, base_channels=4)
     g = DCGANGenerator(latent_size=4, image_size=16, base_channels=4)
@@ -65,6 +81,43 @@ def test_gan_losses_train_the_right_network():
     assert all(p.grad is None for p in g.parameters())
     GeneratorLoss(d)(fakes).backward()
     assert all(p.grad is not None for p in g.parameters())
+
+
+def test_instance_noise_reaches_the_discriminator_only_when_asked():
+    seen = []
+
+    def discriminator(images):
+        seen.append(images)
+        return images.flatten(1).mean(1, keepdim=True)
+
+    reals, fakes = torch.zeros(64, 1, 8, 8), torch.zeros(64, 1, 8, 8)
+    torch.manual_seed(0)
+    DiscriminatorLoss(discriminator)(fakes, reals)
+    assert all(float(x.abs().max()) == 0.0 for x in seen)
+    seen.clear()
+    DiscriminatorLoss(discriminator, instance_noise=0.1)(fakes, reals)
+    GeneratorLoss(discriminator, instance_noise=0.1)(fakes)
+    assert len(seen) == 3 and all(abs(float(x.std()) - 0.1) < 0.01 for x in seen)
+    assert float(reals.abs().max()) == 0.0  # the inputs themselves are not modified
+    with pytest.raises(ValueError, match="instance_noise"):
+        GeneratorLoss(discriminator, instance_noise=-0.1)
+
+
+def test_instance_noise_schedule_anneals_to_zero_and_depends_only_on_the_iteration():
+    from ignite.engine import Engine
+
+    d = DCGANDiscriminator(image_size=16, base_channels=4)
+    losses = [GeneratorLoss(d, instance_noise=0.1), DiscriminatorLoss(d, instance_noise=0.1)]
+    schedule = InstanceNoiseSchedule(losses, start=0.1, stop_fraction=0.5)
+    seen = []
+    engine = Engine(lambda e, batch: seen.append([loss.instance_noise for loss in losses]))
+    schedule.attach(engine)
+    engine.run(range(5), max_epochs=2)  # 10 iterations; the noise reaches 0 after 5
+    assert np.allclose([s[0] for s in seen], [0.1, 0.08, 0.06, 0.04, 0.02, 0, 0, 0, 0, 0])
+    assert all(a == b for a, b in seen)
+    assert schedule.std(4, 10) == pytest.approx(0.04)  # the same value a resumed run computes
+    with pytest.raises(ValueError, match="stop_fraction"):
+        InstanceNoiseSchedule(losses, start=0.1, stop_fraction=0.0)
 
 
 def _volume(path, shape=(16, 16, 10), value=None):

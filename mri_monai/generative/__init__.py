@@ -2,6 +2,7 @@
 
 from .baselines import GaussianSampler, InvertedHistogramMatching, MeanImageSampler
 from .evaluation import TranslationEvaluation
+from .instance_noise import InstanceNoiseSchedule
 from .losses import DiscriminatorLoss, GeneratorLoss
 from .metrics import (
     frechet_distance,

@@ -70,13 +70,15 @@ def dcgan_init(network: nn.Module, std: float = 0.02) -> nn.Module:
 
     Convolution and transposed-convolution weights ~ N(0, ``std``), their biases 0; batch-norm scales
     ~ N(1, ``std``), shifts 0 (the paper's initialisation; PyTorch's default Kaiming-uniform one gives the
-    generator a much larger output scale at the start of training).
+    generator a much larger output scale at the start of training). A spectrally normalised weight is initialised
+    through its stored original (the normalised weight is computed from it).
     """
     for module in network.modules():
         if isinstance(
             module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
         ):
-            nn.init.normal_(module.weight, 0.0, std)
+            parametrized = nn.utils.parametrize.is_parametrized(module, "weight")
+            nn.init.normal_(module.parametrizations.weight.original if parametrized else module.weight, 0.0, std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:

@@ -72,26 +72,45 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """DCGAN discriminator: stride-2 convolutions with batch norm and leaky ReLU down to 4^D, then one logit.
 
+    With ``spectral_norm=True`` every convolution is spectrally normalised and batch norm is left out (the SNGAN
+    discriminator of Miyato et al., "Spectral Normalization for Generative Adversarial Networks", ICLR 2018,
+    https://arxiv.org/abs/1802.05957): its Lipschitz bound keeps it from overpowering the generator.
+
     Args:
         in_channels: image channels C.
         image_size: side of the square (cubic) input, a power of two >= 8.
         base_channels: channels of the first stage, doubled at each stage.
         spatial_dims: 2 or 3.
+        spectral_norm: spectral normalisation instead of batch norm.
 
     Shapes: (B, C, image_size, image_size[, image_size]) -> (B, 1) logits (no activation).
     """
 
-    def __init__(self, in_channels: int = 1, image_size: int = 128, base_channels: int = 16, spatial_dims: int = 2):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        image_size: int = 128,
+        base_channels: int = 16,
+        spatial_dims: int = 2,
+        spectral_norm: bool = False,
+    ) -> None:
         super().__init__()
         stages = _stages(image_size)
-        conv, norm = Conv[Conv.CONV, spatial_dims], Norm[Norm.BATCH, spatial_dims]
-        layers: list[nn.Module] = [conv(in_channels, base_channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        conv_type, norm = Conv[Conv.CONV, spatial_dims], Norm[Norm.BATCH, spatial_dims]
+
+        def conv(c_in: int, c_out: int, stride: int, padding: int, bias: bool = True) -> nn.Module:
+            layer = conv_type(c_in, c_out, 4, stride=stride, padding=padding, bias=bias)
+            return nn.utils.parametrizations.spectral_norm(layer) if spectral_norm else layer
+
+        layers: list[nn.Module] = [conv(in_channels, base_channels, 2, 1), nn.LeakyReLU(0.2, True)]
         channels = base_channels
         for _ in range(stages - 1):
-            layers += [conv(channels, channels * 2, 4, stride=2, padding=1, bias=False), norm(channels * 2)]
+            layers.append(conv(channels, channels * 2, 2, 1, bias=spectral_norm))
+            if not spectral_norm:
+                layers.append(norm(channels * 2))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             channels *= 2
-        layers += [conv(channels, 1, 4, stride=1, padding=0), nn.Flatten()]
+        layers += [conv(channels, 1, 1, 0), nn.Flatten()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -116,6 +116,9 @@ def test_instance_noise_schedule_anneals_to_zero_and_depends_only_on_the_iterati
     assert np.allclose([s[0] for s in seen], [0.1, 0.08, 0.06, 0.04, 0.02, 0, 0, 0, 0, 0])
     assert all(a == b for a, b in seen)
     assert schedule.std(4, 10) == pytest.approx(0.04)  # the same value a resumed run computes
+    floor = InstanceNoiseSchedule(losses, start=0.1, end=0.02, stop_fraction=0.5)
+    assert [floor.std(i, 10) for i in (1, 6, 10)] == pytest.approx([0.1, 0.02, 0.02])
+    assert InstanceNoiseSchedule(losses, start=0.05, end=0.05).std(7, 10) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="stop_fraction"):
         InstanceNoiseSchedule(losses, start=0.1, stop_fraction=0.0)
 

@@ -12,19 +12,20 @@ __all__ = ["InstanceNoiseSchedule"]
 
 
 class InstanceNoiseSchedule:
-    """Lower the instance noise of adversarial losses linearly from ``start`` to 0 over a fraction of training.
+    """Lower the instance noise of adversarial losses linearly from ``start`` to ``end`` over a fraction of training.
 
     Constant instance noise stops the discriminator from winning on the exact background of real images, but it
     also hides fine texture from it, so the generator is free to leave noise in its images; annealing the noise to
     zero (Sønderby et al., ICLR 2017, https://arxiv.org/abs/1610.04490) lets the discriminator judge the texture at
     the end. The standard deviation at iteration ``i`` (1-based) of ``T = max_epochs * epoch_length`` is
-    ``start * max(0, 1 - (i - 1) / (stop_fraction * T))``; it depends only on the iteration, so a resumed run
-    continues the same schedule.
+    ``end + (start - end) * max(0, 1 - (i - 1) / (stop_fraction * T))``; it depends only on the iteration, so a
+    resumed run continues the same schedule. ``start == end`` keeps the noise constant.
 
     Args:
         losses: the loss objects whose ``instance_noise`` is set (the generator's and the discriminator's).
         start: standard deviation at the first iteration, in image units.
-        stop_fraction: fraction of training after which the noise is 0, in (0, 1].
+        end: standard deviation from ``stop_fraction`` of training on.
+        stop_fraction: fraction of training after which the noise is ``end``, in (0, 1].
 
     Example::
 
@@ -33,14 +34,18 @@ class InstanceNoiseSchedule:
     """
 
     def __init__(
-        self, losses: Sequence[DiscriminatorLoss | GeneratorLoss], start: float, stop_fraction: float = 0.75
+        self,
+        losses: Sequence[DiscriminatorLoss | GeneratorLoss],
+        start: float,
+        end: float = 0.0,
+        stop_fraction: float = 0.75,
     ) -> None:
-        if not start >= 0:
-            raise ValueError(f"start must be a standard deviation >= 0, got {start}")
+        if not (start >= 0 and end >= 0):
+            raise ValueError(f"start and end must be standard deviations >= 0, got {start}, {end}")
         if not 0 < stop_fraction <= 1:
             raise ValueError(f"stop_fraction must be in (0, 1], got {stop_fraction}")
         self.losses = list(losses)
-        self.start = float(start)
+        self.start, self.end = float(start), float(end)
         self.stop_fraction = float(stop_fraction)
 
     def attach(self, engine: Engine) -> None:
@@ -50,7 +55,7 @@ class InstanceNoiseSchedule:
     def std(self, iteration: int, total: int) -> float:
         """Standard deviation for 1-based ``iteration`` of ``total``."""
         progress = (iteration - 1) / (self.stop_fraction * total)
-        return self.start * max(0.0, 1.0 - progress)
+        return self.end + (self.start - self.end) * max(0.0, 1.0 - progress)
 
     def __call__(self, engine: Engine) -> None:
         std = self.std(engine.state.iteration, engine.state.max_epochs * engine.state.epoch_length)

@@ -7,7 +7,7 @@ slice inference, metrics and figures. Super-resolution: :mod:`.degrade` and the 
 from .baselines import NonLocalMeansd, nlm_denoise
 from .datalist import load_datalist_split
 from .figures import SaveComparisonPNGd
-from .inferers import MultiPlaneSliceInferer, SliceOrImageInferer
+from .inferers import MultiPlaneSliceInferer
 from .metrics import EnhancementMetricsSaver, image_quality
 from .noise import RandRicianNoise, RandRicianNoised, RicianNoised, estimate_noise_sigma, rician_noise
 from .transforms import CheckImaged, LoadMRImaged, ScaleByPercentiled

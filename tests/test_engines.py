@@ -121,6 +121,31 @@ def test_cycle_gan_without_identity_skips_it():
     assert trainer.state.output["identity_loss"] == 0.0
 
 
+def _fixed_identity() -> nn.Module:
+    conv = nn.Conv2d(1, 1, 1)
+    nn.init.ones_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.1])
+def test_cycle_gan_noise_enters_the_cycle_only(noise):
+    """Identity generators (never updated): the cycle error is the noise alone, 2 E|n| = 2 sigma sqrt(2 / pi);
+    the translations themselves are noise-free."""
+    torch.manual_seed(0)
+    g_ab, g_ba, d_a, d_b = _fixed_identity(), _fixed_identity(), _discriminator(), _discriminator()
+    frozen = torch.optim.SGD([*g_ab.parameters(), *g_ba.parameters()], lr=0.0)
+    loader = DataLoader(ToyPairs(), batch_size=4, shuffle=False)
+    trainer = CycleGanTrainer(
+        "cpu", 1, loader, g_ab, g_ba, frozen, d_a, d_b, _adam(d_a, d_b), cycle_noise=noise, pool_size=0,
+        prepare_batch=PrepareBatchPair("a", "b"), epoch_length=1,
+    )  # fmt: skip
+    trainer.run()
+    out = trainer.state.output
+    assert out["cycle_loss"] == pytest.approx(2 * noise * (2 / torch.pi) ** 0.5, abs=0.01)
+    assert torch.equal(out["fake_b"], out["a"]) and torch.equal(out["fake_a"], out["b"])
+
+
 def test_image_pool_mixes_and_round_trips():
     torch.manual_seed(0)
     pool = ImagePool(4)
@@ -132,6 +157,7 @@ def test_image_pool_mixes_and_round_trips():
     restored.load_state_dict(pool.state_dict())
     assert all(torch.equal(a, b) for a, b in zip(pool.images, restored.images, strict=True))
     assert torch.equal(ImagePool(0).query(first), first)
+    assert not ImagePool(0).query(first.requires_grad_()).requires_grad  # never a path back to the generator
     empty = ImagePool(2)
     empty.load_state_dict(ImagePool(2).state_dict())
     assert empty.images == []

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.image import imread
+from monai.bundle import ConfigParser
 
 from mri_monai.bundle_run import run_bundle
 from mri_monai.errors import InputError
@@ -134,6 +135,22 @@ def test_translation_evaluation_writes_metrics(tmp_path):
     assert summary["methods"]["histogram_matching"]["t2_to_t1_mae"] == 0
     assert summary["methods"]["network"]["ssim"] == summary["methods"]["network"]["t1_to_t2_ssim"]
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 4
+
+
+def test_learning_rate_is_constant_then_decays_linearly_and_resumes():
+    """CycleGAN's schedule: ``decay_start_epoch`` epochs at the full rate, then a linear decay towards zero; both
+    schedulers are in the full-state checkpoint, so a resumed run continues the decay."""
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLE / "configs" / "train.json"))
+    parser.update({"epochs": 10, "decay_start_epoch": 4, "bundle_root": str(BUNDLE), "device": "cpu"})
+    factors = [parser.get_parsed_content("lr_lambda")(epoch) for epoch in range(10)]
+    assert factors[:4] == [1.0] * 4
+    assert np.allclose(np.diff(factors[3:]), -1 / 7) and 0 < factors[-1] < 0.15
+    for net in ("g", "d"):
+        scheduler = parser.get_parsed_content(f"{net}_lr_scheduler")
+        assert scheduler.optimizer is parser.get_parsed_content(f"{net}_optimizer")
+        assert parser[f"train#checkpoint_objects#{net}_lr_scheduler"] == f"@{net}_lr_scheduler"
+        assert any(h.get("lr_scheduler") == f"@{net}_lr_scheduler" for h in parser["train#handlers"])
 
 
 @pytest.fixture(scope="module")

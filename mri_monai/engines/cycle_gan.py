@@ -29,16 +29,20 @@ class CycleGanTrainer(Trainer):
 
         fake_b, fake_a = G_ab(a), G_ba(b)
         g_loss = adv(D_b(fake_b), real) + adv(D_a(fake_a), real)
-                 + cycle_weight * (|G_ba(fake_b) - a|_1 + |G_ab(fake_a) - b|_1)
+                 + cycle_weight * (|G_ba(fake_b + n) - a|_1 + |G_ab(fake_a + n) - b|_1)
                  + identity_weight * cycle_weight * (|G_ba(a) - a|_1 + |G_ab(b) - b|_1)
 
     2. discriminator step on ``D_a`` and ``D_b`` together, each on real images and on fakes drawn from an
        :class:`~mri_monai.generative.ImagePool`: ``(adv(D(real), real) + adv(D(pool(fake)), fake)) / 2``.
 
-    The identity term (weighted relative to the cycle weight, as in the reference implementation) is skipped
-    when ``identity_weight`` is 0, saving two generator passes. The generator step leaves gradients in the
-    discriminators; they are cleared before the discriminator step, so ``requires_grad`` is never toggled
-    (DistributedDataParallel-safe). Works for any spatial dims the networks accept.
+    ``n`` is Gaussian noise of standard deviation ``cycle_noise`` (0, none, by default): noise on the translation
+    before it is translated back stops the generators from hiding the source image in faint high-frequency
+    patterns of their output to satisfy the cycle loss (Chu et al., "CycleGAN, a Master of Steganography", NIPS
+    2017 workshop, https://arxiv.org/abs/1712.02950), which shows as GAN texture. The identity term (weighted
+    relative to the cycle weight, as in the reference implementation) is skipped when ``identity_weight`` is 0,
+    saving two generator passes. The generator step leaves gradients in the discriminators; they are cleared
+    before the discriminator step, so ``requires_grad`` is never toggled (DistributedDataParallel-safe). Works
+    for any spatial dims the networks accept.
 
     Args:
         device: device of the networks.
@@ -54,6 +58,8 @@ class CycleGanTrainer(Trainer):
         cycle_loss: ``(reconstruction, original) -> loss``; defaults to ``torch.nn.L1Loss()``.
         cycle_weight: weight of the cycle loss (CycleGAN: 10).
         identity_weight: identity loss weight relative to ``cycle_weight`` (CycleGAN: 0.5; 0 disables it).
+        cycle_noise: standard deviation of the noise added to each translation before the cycle back, in the
+            images' intensity units (0 disables it).
         pool_size: size of each discriminator's image pool (CycleGAN: 50; 0 disables the pools).
         prepare_batch: ``(batch, device, non_blocking, **kwargs) -> (a, b)``; defaults to keys ``"a"``, ``"b"``.
         epoch_length: iterations per epoch (the loader restarts when exhausted); defaults to ``len(loader)``.
@@ -89,6 +95,7 @@ class CycleGanTrainer(Trainer):
         cycle_loss: Callable | None = None,
         cycle_weight: float = 10.0,
         identity_weight: float = 0.0,
+        cycle_noise: float = 0.0,
         pool_size: int = 50,
         prepare_batch: Callable | None = None,
         epoch_length: int | None = None,
@@ -116,12 +123,16 @@ class CycleGanTrainer(Trainer):
         self.cycle_loss = cycle_loss or torch.nn.L1Loss()
         self.cycle_weight = cycle_weight
         self.identity_weight = identity_weight
+        self.cycle_noise = cycle_noise
         self.pool_a = ImagePool(pool_size)
         self.pool_b = ImagePool(pool_size)
         self.optim_set_to_none = optim_set_to_none
 
     def _adv(self, d: torch.nn.Module, image: torch.Tensor, real: bool, for_d: bool) -> torch.Tensor:
         return self.adversarial_loss(discriminator_logits(d(image)), target_is_real=real, for_discriminator=for_d)
+
+    def _noisy(self, image: torch.Tensor) -> torch.Tensor:
+        return image + self.cycle_noise * torch.randn_like(image) if self.cycle_noise > 0 else image
 
     def _iteration(self, engine: CycleGanTrainer, batchdata: dict[str, Any]) -> dict[str, Any]:
         """One generator and one discriminator update on ``batchdata``; returns the losses and tensors."""
@@ -134,7 +145,9 @@ class CycleGanTrainer(Trainer):
         engine.g_optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
         fake_b, fake_a = engine.g_ab(a), engine.g_ba(b)
         g_adv = engine._adv(engine.d_b, fake_b, True, False) + engine._adv(engine.d_a, fake_a, True, False)
-        cycle = engine.cycle_loss(engine.g_ba(fake_b), a) + engine.cycle_loss(engine.g_ab(fake_a), b)
+        cycle = engine.cycle_loss(engine.g_ba(engine._noisy(fake_b)), a) + engine.cycle_loss(
+            engine.g_ab(engine._noisy(fake_a)), b
+        )
         g_loss = g_adv + engine.cycle_weight * cycle
         identity = torch.zeros((), device=a.device)
         if engine.identity_weight > 0:

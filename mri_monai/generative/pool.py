@@ -13,13 +13,14 @@ class ImagePool:
     Shrivastava et al., "Learning from Simulated and Unsupervised Images through Adversarial Training",
     CVPR 2017, as used by CycleGAN (pool of 50). For each image of a query batch: while the pool is not full
     the image is stored and returned; afterwards, with probability 1/2 a random stored image is returned and
-    replaced by the new one, else the new image is returned. Images are stored detached.
+    replaced by the new one, else the new image is returned. Images are stored and returned detached (the
+    discriminator step never reaches the generator).
 
     The pool is part of the training state: ``state_dict``/``load_state_dict`` let MONAI's ``CheckpointSaver``
     and ``CheckpointLoader`` save and restore it with the networks.
 
     Args:
-        pool_size: images kept; 0 disables the pool (queries return their input).
+        pool_size: images kept; 0 disables the pool (queries return their input, detached).
 
     Shapes: ``query``: (B, C, *S) -> (B, C, *S).
     """
@@ -33,7 +34,7 @@ class ImagePool:
     def query(self, images: torch.Tensor) -> torch.Tensor:
         """Return a batch of the same shape mixing ``images`` with stored ones (see the class docstring)."""
         if self.pool_size == 0:
-            return images
+            return images.detach()
         out = []
         for image in images.detach():
             image = image.unsqueeze(0)

@@ -145,9 +145,8 @@ class CycleGanTrainer(Trainer):
         engine.g_optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
         fake_b, fake_a = engine.g_ab(a), engine.g_ba(b)
         g_adv = engine._adv(engine.d_b, fake_b, True, False) + engine._adv(engine.d_a, fake_a, True, False)
-        cycle = engine.cycle_loss(engine.g_ba(engine._noisy(fake_b)), a) + engine.cycle_loss(
-            engine.g_ab(engine._noisy(fake_a)), b
-        )
+        cycle_a = engine.cycle_loss(engine.g_ba(engine._noisy(fake_b)), a)
+        cycle = cycle_a + engine.cycle_loss(engine.g_ab(engine._noisy(fake_a)), b)
         g_loss = g_adv + engine.cycle_weight * cycle
         identity = torch.zeros((), device=a.device)
         if engine.identity_weight > 0:

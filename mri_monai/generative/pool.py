@@ -33,10 +33,11 @@ class ImagePool:
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         """Return a batch of the same shape mixing ``images`` with stored ones (see the class docstring)."""
+        images = images.detach()
         if self.pool_size == 0:
-            return images.detach()
+            return images
         out = []
-        for image in images.detach():
+        for image in images:
             image = image.unsqueeze(0)
             if len(self.images) < self.pool_size:
                 self.images.append(image.clone())

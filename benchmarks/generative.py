@@ -1,10 +1,13 @@
-"""Translation quality (the CycleGAN bundle against its baselines) and the speed of the GAN engines (CPU or CUDA).
+"""Translation and synthesis quality (the GAN bundles against their baselines) and the speed of the GAN engines.
 
-Usage: ``python benchmarks/generative.py [--iterations N] [--data DIR]``. Quality: the
+Usage: ``python benchmarks/generative.py [--iterations N] [--data DIR] [--synthesis-data DIR]``. Quality: the
 ``brain_mri_t1_t2_translation`` bundle's own evaluation (its metadata and README numbers) on the test split of
 ``mri-monai make-data translation --subjects 12 --seed 0`` (made in ``demo_data/translation``, the bundle default,
 when missing): MAE, PSNR, SSIM and mutual information of the CycleGAN, the paired reference and histogram matching
-in both directions. Speed: seconds per training iteration of ``CycleGanTrainer`` and ``ConditionalGanTrainer``
+in both directions; and the ``brain_mri_t1_slice_synthesis`` bundle's own evaluation on
+``mri-monai make-data synthesis --subjects 12 --seed 0`` (``demo_data/synthesis``): nearest-training NCC, copies,
+MS-SSIM diversity and tissue-statistics Fréchet distance of 64 samples, the two baselines and held-out real slices.
+Speed: seconds per training iteration of ``CycleGanTrainer`` and ``ConditionalGanTrainer``
 (batch 1, 128x128 slices) and seconds per 128x128x112 volume for ``SliceTranslator``; the threads are those torch
 uses (set ``OMP_NUM_THREADS``). All data are SYNTHETIC.
 """
@@ -28,6 +31,7 @@ from mri_monai.networks.resnet_generator import ResnetGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brain_mri_t1_t2_translation"
+SYNTHESIS_BUNDLE = ROOT / "bundles" / "brain_mri_t1_slice_synthesis"
 
 
 def translation_table(data: Path) -> None:
@@ -42,6 +46,19 @@ def translation_table(data: Path) -> None:
             cells = [values.get(f"{direction}_{m}") for m in ("mae", "psnr", "ssim", "mi")]
             if all(c is not None for c in cells):
                 print(f"| {method} | {direction} | " + " | ".join(f"{c:.4f}" for c in cells) + " |")
+    print()
+
+
+def synthesis_table(data: Path) -> None:
+    """Print the synthesis bundle's evaluation of the generator, its baselines and real slices on ``data``."""
+    if not (data / "datalist.json").is_file():
+        make_task_data("synthesis", data, subjects=12, seed=0, progress=False)
+    summary = evaluation_summary(SYNTHESIS_BUNDLE, data)
+    print("T1w slice synthesis against the SYNTHETIC training and held-out slices (tissue_fd: lower is better)\n")
+    print("| method | nearest_ncc | copies | ms_ssim | tissue_fd |\n|---|---|---|---|---|")
+    for method, values in summary["methods"].items():
+        cells = [values[m] for m in ("nearest_ncc", "copies", "ms_ssim", "tissue_fd")]
+        print(f"| {method} | " + " | ".join(f"{c:.4g}" for c in cells) + " |")
     print()
 
 
@@ -86,8 +103,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--data", default=str(ROOT / "demo_data" / "translation"))
+    parser.add_argument("--synthesis-data", default=str(ROOT / "demo_data" / "synthesis"))
     args = parser.parse_args()
     translation_table(Path(args.data))
+    synthesis_table(Path(args.synthesis_data))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"device {device}, torch threads {torch.get_num_threads()}")
     rows = [

@@ -146,6 +146,31 @@ def test_cycle_gan_noise_enters_the_cycle_only(noise):
     assert torch.equal(out["fake_b"], out["a"]) and torch.equal(out["fake_a"], out["b"])
 
 
+def test_cycle_gan_r1_penalty_adds_half_gamma_squared_gradient_per_discriminator():
+    """1x1-convolution discriminators D(x) = w x + c: the gradient of the summed logits is w at every pixel, so
+    each discriminator's R1 term is gamma / 2 * w^2 * H * W."""
+
+    def run(r1_weight: float) -> tuple[float, list[nn.Module]]:
+        torch.manual_seed(0)
+        nets = [_fixed_identity(), _fixed_identity(), nn.Conv2d(1, 1, 1), nn.Conv2d(1, 1, 1)]
+        frozen = torch.optim.SGD([p for n in nets for p in n.parameters()], lr=0.0)
+        loader = DataLoader(ToyPairs(), batch_size=4, shuffle=False)
+        trainer = CycleGanTrainer(
+            "cpu", 1, loader, nets[0], nets[1], frozen, nets[2], nets[3], frozen, r1_weight=r1_weight, pool_size=0,
+            prepare_batch=PrepareBatchPair("a", "b"), epoch_length=1,
+        )  # fmt: skip
+        trainer.run()
+        return trainer.state.output["d_loss"], nets
+
+    plain, _ = run(0.0)
+    penalised, nets = run(2.0)
+    expected = sum(0.5 * 2.0 * float(d.weight) ** 2 * 16 * 16 for d in nets[2:])
+    assert expected > 0.01
+    assert penalised - plain == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="r1_weight"):
+        run(-1.0)
+
+
 def test_image_pool_mixes_and_round_trips():
     torch.manual_seed(0)
     pool = ImagePool(4)

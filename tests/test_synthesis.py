@@ -103,6 +103,22 @@ def test_instance_noise_reaches_the_discriminator_only_when_asked():
         GeneratorLoss(discriminator, instance_noise=-0.1)
 
 
+def test_r1_penalty_is_half_gamma_times_the_squared_input_gradient():
+    torch.manual_seed(0)
+    d = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 1))  # D(x) = w.x + b: gradient w everywhere
+    fakes, reals = torch.rand(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
+    plain = DiscriminatorLoss(d)(fakes, reals)
+    penalised = DiscriminatorLoss(d, r1_weight=4.0)(fakes, reals)
+    w = d[1].weight.detach()
+    assert float(penalised - plain) == pytest.approx(0.5 * 4.0 * float(w.pow(2).sum()), rel=1e-5)
+    plain_grad = torch.autograd.grad(plain, d[1].weight)[0]
+    penalised_grad = torch.autograd.grad(penalised, d[1].weight)[0]
+    assert torch.allclose(penalised_grad - plain_grad, 4.0 * w, atol=1e-6)  # the penalty trains D: d(2||w||^2)/dw
+    assert not reals.requires_grad and reals.grad is None
+    with pytest.raises(ValueError, match="r1_weight"):
+        DiscriminatorLoss(d, r1_weight=-1.0)
+
+
 def test_instance_noise_schedule_anneals_to_zero_and_depends_only_on_the_iteration():
     from ignite.engine import Engine
 

@@ -11,6 +11,7 @@ from monai.losses import PatchAdversarialLoss
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
+from mri_monai.generative.losses import r1_penalty
 from mri_monai.generative.pool import ImagePool
 
 from .prepare import PrepareBatchPair, discriminator_logits
@@ -33,7 +34,9 @@ class CycleGanTrainer(Trainer):
                  + identity_weight * cycle_weight * (|G_ba(a) - a|_1 + |G_ab(b) - b|_1)
 
     2. discriminator step on ``D_a`` and ``D_b`` together, each on real images and on fakes drawn from an
-       :class:`~mri_monai.generative.ImagePool`: ``(adv(D(real), real) + adv(D(pool(fake)), fake)) / 2``.
+       :class:`~mri_monai.generative.ImagePool`: ``(adv(D(real), real) + adv(D(pool(fake)), fake)) / 2``,
+       plus, when ``r1_weight`` > 0, the R1 penalty ``r1_weight / 2 * E ||grad D(real)||^2`` of each
+       discriminator (Mescheder et al. 2018, :func:`~mri_monai.generative.r1_penalty`).
 
     ``n`` is Gaussian noise of standard deviation ``cycle_noise`` (0, none, by default): noise on the translation
     before it is translated back stops the generators from hiding the source image in faint high-frequency
@@ -58,6 +61,7 @@ class CycleGanTrainer(Trainer):
         cycle_loss: ``(reconstruction, original) -> loss``; defaults to ``torch.nn.L1Loss()``.
         cycle_weight: weight of the cycle loss (CycleGAN: 10).
         identity_weight: identity loss weight relative to ``cycle_weight`` (CycleGAN: 0.5; 0 disables it).
+        r1_weight: gamma of the R1 penalty on real images for both discriminators (0: none, as CycleGAN).
         cycle_noise: standard deviation of the noise added to each translation before the cycle back, in the
             images' intensity units (0 disables it).
         pool_size: size of each discriminator's image pool (CycleGAN: 50; 0 disables the pools).
@@ -96,6 +100,7 @@ class CycleGanTrainer(Trainer):
         cycle_weight: float = 10.0,
         identity_weight: float = 0.0,
         cycle_noise: float = 0.0,
+        r1_weight: float = 0.0,
         pool_size: int = 50,
         prepare_batch: Callable | None = None,
         epoch_length: int | None = None,
@@ -124,12 +129,24 @@ class CycleGanTrainer(Trainer):
         self.cycle_weight = cycle_weight
         self.identity_weight = identity_weight
         self.cycle_noise = cycle_noise
+        if not r1_weight >= 0:
+            raise ValueError(f"r1_weight must be >= 0, got {r1_weight}")
+        self.r1_weight = r1_weight
         self.pool_a = ImagePool(pool_size)
         self.pool_b = ImagePool(pool_size)
         self.optim_set_to_none = optim_set_to_none
 
     def _adv(self, d: torch.nn.Module, image: torch.Tensor, real: bool, for_d: bool) -> torch.Tensor:
         return self.adversarial_loss(discriminator_logits(d(image)), target_is_real=real, for_discriminator=for_d)
+
+    def _real(self, d: torch.nn.Module, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``adv(D(image), real)`` for the discriminator and the R1 penalty of ``D`` at ``image`` (0 when off)."""
+        if self.r1_weight == 0:
+            return self._adv(d, image, True, True), torch.zeros((), device=image.device)
+        image = image.detach().requires_grad_(True)
+        logits = discriminator_logits(d(image))
+        adv = self.adversarial_loss(logits, target_is_real=True, for_discriminator=True)
+        return adv, 0.5 * self.r1_weight * r1_penalty(logits, image)
 
     def _noisy(self, image: torch.Tensor) -> torch.Tensor:
         return image + self.cycle_noise * torch.randn_like(image) if self.cycle_noise > 0 else image
@@ -157,9 +174,10 @@ class CycleGanTrainer(Trainer):
 
         engine.d_optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
         pooled_a, pooled_b = engine.pool_a.query(fake_a), engine.pool_b.query(fake_b)
-        d_a_loss = 0.5 * (engine._adv(engine.d_a, a, True, True) + engine._adv(engine.d_a, pooled_a, False, True))
-        d_b_loss = 0.5 * (engine._adv(engine.d_b, b, True, True) + engine._adv(engine.d_b, pooled_b, False, True))
-        d_loss = d_a_loss + d_b_loss
+        (real_a, r1_a), (real_b, r1_b) = engine._real(engine.d_a, a), engine._real(engine.d_b, b)
+        d_a_loss = 0.5 * (real_a + engine._adv(engine.d_a, pooled_a, False, True))
+        d_b_loss = 0.5 * (real_b + engine._adv(engine.d_b, pooled_b, False, True))
+        d_loss = d_a_loss + d_b_loss + r1_a + r1_b
         d_loss.backward()
         engine.d_optimizer.step()
         return {

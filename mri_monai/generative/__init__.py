@@ -3,7 +3,7 @@
 from .baselines import GaussianSampler, InvertedHistogramMatching, MeanImageSampler
 from .evaluation import TranslationEvaluation
 from .instance_noise import InstanceNoiseSchedule
-from .losses import DiscriminatorLoss, GeneratorLoss
+from .losses import DiscriminatorLoss, GeneratorLoss, r1_penalty
 from .metrics import (
     frechet_distance,
     ms_ssim_diversity,

@@ -58,7 +58,7 @@ def synthesis_table(data: Path) -> None:
     print("| method | nearest_ncc | copies | ms_ssim | tissue_fd |\n|---|---|---|---|---|")
     for method, values in summary["methods"].items():
         cells = [values[m] for m in ("nearest_ncc", "copies", "ms_ssim", "tissue_fd")]
-        print(f"| {method} | " + " | ".join(f"{c:.4g}" for c in cells) + " |")
+        print(f"| {method} | " + " | ".join(str(c) for c in cells) + " |")
     print()
 
 

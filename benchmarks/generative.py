@@ -34,11 +34,16 @@ BUNDLE = ROOT / "bundles" / "brain_mri_t1_t2_translation"
 SYNTHESIS_BUNDLE = ROOT / "bundles" / "brain_mri_t1_slice_synthesis"
 
 
+def _summary(bundle: Path, task: str, data: Path) -> dict:
+    """The bundle's evaluate summary on ``data``, made as the bundle's README says when missing."""
+    if not (data / "datalist.json").is_file():
+        make_task_data(task, data, subjects=12, seed=0, progress=False)
+    return evaluation_summary(bundle, data)
+
+
 def translation_table(data: Path) -> None:
     """Print the bundle's evaluation of every method and direction on ``data`` as a markdown table."""
-    if not (data / "datalist.json").is_file():
-        make_task_data("translation", data, subjects=12, seed=0, progress=False)
-    summary = evaluation_summary(BUNDLE, data)
+    summary = _summary(BUNDLE, "translation", data)
     print("T1w <-> T2w translation on the SYNTHETIC test subjects (means over subjects)\n")
     print("| method | direction | MAE | PSNR (dB) | SSIM | MI |\n|---|---|---|---|---|---|")
     for method, values in summary["methods"].items():
@@ -51,13 +56,11 @@ def translation_table(data: Path) -> None:
 
 def synthesis_table(data: Path) -> None:
     """Print the synthesis bundle's evaluation of the generator, its baselines and real slices on ``data``."""
-    if not (data / "datalist.json").is_file():
-        make_task_data("synthesis", data, subjects=12, seed=0, progress=False)
-    summary = evaluation_summary(SYNTHESIS_BUNDLE, data)
+    methods = _summary(SYNTHESIS_BUNDLE, "synthesis", data)["methods"]
     print("T1w slice synthesis against the SYNTHETIC training and held-out slices (tissue_fd: lower is better)\n")
     print("| method | nearest_ncc | copies | ms_ssim | tissue_fd |\n|---|---|---|---|---|")
-    for method, values in summary["methods"].items():
-        cells = [values[m] for m in ("nearest_ncc", "copies", "ms_ssim", "tissue_fd")]
+    for method, values in methods.items():
+        cells = (values[m] for m in ("nearest_ncc", "copies", "ms_ssim", "tissue_fd"))
         print(f"| {method} | " + " | ".join(str(c) for c in cells) + " |")
     print()
 

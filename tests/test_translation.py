@@ -162,6 +162,73 @@ def translation_data(tmp_path_factory) -> Path:
     return make_task_data("translation", out, subjects=3, seed=17, progress=False).parent
 
 
+def _train_parser(data: Path, ckpt: Path, *extra_configs: str, **overrides) -> ConfigParser:
+    parser = ConfigParser()
+    parser.read_config([str(BUNDLE / "configs" / name) for name in ("train.json", *extra_configs)])
+    parser.update({"bundle_root": str(BUNDLE), "dataset_dir": str(data), "ckpt_dir": str(ckpt), "device": "cpu",
+                   "num_workers": 0, "base_channels": 4, "residual_blocks": 1, "discriminator_channels": 4,
+                   "slice_size": [32, 32], **overrides})  # fmt: skip
+    return parser
+
+
+def _run(parser: ConfigParser) -> dict[str, dict[str, torch.Tensor]]:
+    """Run the parsed workflow; return the EMA and raw generator weights seen at the first iteration's start."""
+    from ignite.engine import Events
+
+    parser.get_parsed_content("initialize")
+    trainer, ema = parser.get_parsed_content("train#trainer"), parser.get_parsed_content("train#handlers#0")
+    seen: dict[str, dict[str, torch.Tensor]] = {}
+
+    @trainer.on(Events.ITERATION_STARTED)
+    def _record(engine) -> None:
+        if seen:
+            return
+        seen["ema"] = {k: v.clone() for k, v in ema.ema_model.state_dict().items()}
+        seen["raw"] = {k: v.clone() for k, v in parser.get_parsed_content("network_def").state_dict().items()}
+
+    parser.get_parsed_content("run")
+    return seen
+
+
+def _equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_shipped_model_is_the_generator_ema_and_resumes_with_it(translation_data, tmp_path, one_thread_cpu):
+    """``model.pt`` is the exponential moving average of the generator weights (``model_raw.pt`` the generator); the
+    average is in the full-state checkpoint, so a killed run resumes it instead of restarting it from the raw
+    weights."""
+    ckpt = tmp_path / "models"
+    common = {"iterations_per_epoch": 3, "save_interval": 3, "ema_momentum": 0.3}
+    _run(_train_parser(translation_data, ckpt, epochs=2, **common))
+    load = lambda name: torch.load(ckpt / name, weights_only=True)  # noqa: E731
+    final = load("checkpoint_final_iteration=6.pt")
+    model, raw = load("model.pt"), load("model_raw.pt")
+    assert _equal(model, final["network_ema"]) and _equal(raw, final["network"])
+    differs = [k for k in model if model[k].is_floating_point() and not torch.allclose(model[k], raw[k])]
+    assert len(differs) > len(model) // 2  # the average lags the generator
+
+    seen = _run(_train_parser(translation_data, ckpt, epochs=3, resume=True, **common))
+    assert _equal(seen["ema"], final["network_ema"]) and _equal(seen["raw"], final["network"])
+    assert not _equal(load("model.pt"), model)  # the third epoch moved the average on
+    assert torch.load(ckpt / "checkpoint_final_iteration=9.pt", weights_only=True)["trainer"]["iteration"] == 9
+
+
+def test_paired_reference_writes_its_generator_only(translation_data, tmp_path, one_thread_cpu):
+    """The paired config (merged onto ``train.json``) disables the weight average and the raw copy: it writes the
+    raw paired generator and builds no CycleGAN generator (so its initial weights do not depend on them)."""
+    ckpt = tmp_path / "models"
+    parser = _train_parser(translation_data, ckpt, "train_paired_reference.json", epochs=1, iterations_per_epoch=2,
+                           paired_direction="t2_to_t1")  # fmt: skip
+    parser.get_parsed_content("initialize")
+    parser.get_parsed_content("run")
+    assert "network_def" not in parser.ref_resolver.resolved_content
+    written = torch.load(ckpt / "paired_reference_t2_to_t1.pt", weights_only=True)
+    trained = parser.get_parsed_content("paired_generator_def").state_dict()
+    assert _equal(written, trained)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["checkpoint_final_iteration=2.pt", "paired_reference_t2_to_t1.pt"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("direction, source, target", [("t1_to_t2", "t1w", "t2w"), ("t2_to_t1", "t2w", "t1w")])
 def test_inference_writes_a_figure_per_case(translation_data, tmp_path, one_thread_cpu, png_panels, direction,

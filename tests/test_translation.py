@@ -163,6 +163,7 @@ def translation_data(tmp_path_factory) -> Path:
 
 
 def _train_parser(data: Path, ckpt: Path, *extra_configs: str, **overrides) -> ConfigParser:
+    """``train.json`` (and ``extra_configs`` merged onto it) with tiny networks and 32x32 slices on ``data``."""
     parser = ConfigParser()
     parser.read_config([str(BUNDLE / "configs" / name) for name in ("train.json", *extra_configs)])
     parser.update({"bundle_root": str(BUNDLE), "dataset_dir": str(data), "ckpt_dir": str(ckpt), "device": "cpu",
@@ -171,20 +172,25 @@ def _train_parser(data: Path, ckpt: Path, *extra_configs: str, **overrides) -> C
     return parser
 
 
-def _run(parser: ConfigParser) -> dict[str, dict[str, torch.Tensor]]:
-    """Run the parsed workflow; return the EMA and raw generator weights seen at the first iteration's start."""
+def _run(parser: ConfigParser) -> dict:
+    """Run the parsed workflow; return the EMA and raw generator weights seen at the first iteration's start
+    (``ema``, ``raw``) and the raw generator weights after every iteration (``steps``)."""
     from ignite.engine import Events
 
     parser.get_parsed_content("initialize")
     trainer, ema = parser.get_parsed_content("train#trainer"), parser.get_parsed_content("train#handlers#0")
-    seen: dict[str, dict[str, torch.Tensor]] = {}
+    network = parser.get_parsed_content("network_def")
+    seen: dict = {"steps": []}
 
     @trainer.on(Events.ITERATION_STARTED)
     def _record(engine) -> None:
-        if seen:
-            return
-        seen["ema"] = {k: v.clone() for k, v in ema.ema_model.state_dict().items()}
-        seen["raw"] = {k: v.clone() for k, v in parser.get_parsed_content("network_def").state_dict().items()}
+        if "ema" not in seen:
+            seen["ema"] = {k: v.clone() for k, v in ema.ema_model.state_dict().items()}
+            seen["raw"] = {k: v.clone() for k, v in network.state_dict().items()}
+
+    @trainer.on(Events.ITERATION_COMPLETED)
+    def _step(engine) -> None:
+        seen["steps"].append({k: v.clone() for k, v in network.state_dict().items()})
 
     parser.get_parsed_content("run")
     return seen
@@ -200,13 +206,18 @@ def test_shipped_model_is_the_generator_ema_and_resumes_with_it(translation_data
     weights."""
     ckpt = tmp_path / "models"
     common = {"iterations_per_epoch": 3, "save_interval": 3, "ema_momentum": 0.3}
-    _run(_train_parser(translation_data, ckpt, epochs=2, **common))
+    first = _run(_train_parser(translation_data, ckpt, epochs=2, **common))
     load = lambda name: torch.load(ckpt / name, weights_only=True)  # noqa: E731
     final = load("checkpoint_final_iteration=6.pt")
     model, raw = load("model.pt"), load("model_raw.pt")
     assert _equal(model, final["network_ema"]) and _equal(raw, final["network"])
     differs = [k for k in model if model[k].is_floating_point() and not torch.allclose(model[k], raw[k])]
     assert len(differs) > len(model) // 2  # the average lags the generator
+    expected = dict(first["raw"])  # the average starts at the initial weights: e_t = 0.7 e_(t-1) + 0.3 w_t
+    for weights in first["steps"]:
+        expected = {k: 0.7 * expected[k] + 0.3 * weights[k] for k in expected}
+    assert len(first["steps"]) == 6
+    assert all(torch.allclose(model[k], expected[k], atol=1e-6) for k in model if model[k].is_floating_point())
 
     seen = _run(_train_parser(translation_data, ckpt, epochs=3, resume=True, **common))
     assert _equal(seen["ema"], final["network_ema"]) and _equal(seen["raw"], final["network"])

@@ -8,7 +8,8 @@ the VarNet with zero-filled RSS and L1-wavelet CS with ESPIRiT maps; single-coil
 and L1-wavelet CS. Speed: seconds per slice (8 coils, 160 x 128) on one CPU thread, medians of repeated runs, side by
 side in one run: the whole CS pipeline (ESPIRiT + L1-wavelet) against the VarNet forward pass (with its sensitivity
 estimation), and our VarNet against ``fastmri.models.VarNet`` at the same configuration (``pip install fastmri``;
-benchmark only). Prints the tables as markdown. All data are SYNTHETIC.
+benchmark only), with a torch-profiler breakdown of the two forwards by operator group. Prints the tables as
+markdown. All data are SYNTHETIC.
 
 Usage::
 
@@ -21,6 +22,7 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -101,8 +103,28 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def speed(data: Path, repeats: int) -> list[tuple[str, float]]:
-    """(what, seconds per slice) rows, measured in this one run."""
+OPERATOR_GROUPS = {
+    "convolution": ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward"),
+    "pooling": ("aten::max_pool2d_with_indices", "aten::avg_pool2d"),
+    "normalisation": ("aten::native_batch_norm",),
+    "FFT": ("aten::_fft_c2c",),
+}
+
+
+def profile_ms(forward: Callable[[], None], calls: int = 3) -> dict[str, float]:
+    """Self CPU milliseconds of ``calls`` runs of ``forward`` per :data:`OPERATOR_GROUPS` group, and ``total``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(calls):
+            forward()
+    self_ms = {e.key: e.self_cpu_time_total / 1000 for e in prof.key_averages()}
+    groups = {name: sum(self_ms.get(op, 0.0) for op in ops) for name, ops in OPERATOR_GROUPS.items()}
+    return {**groups, "total": sum(self_ms.values())}
+
+
+def speed(data: Path, repeats: int) -> tuple[list[tuple[str, float]], dict[str, dict[str, float]]]:
+    """(what, seconds per slice) rows, measured in this one run, and the profiles of our and fastMRI's forward."""
     network, config = load_network("multicoil")
     entry = load_decathlon_datalist(str(data / "datalist.json"), True, "test")[0]
     prepare = Compose(
@@ -129,7 +151,7 @@ def speed(data: Path, repeats: int) -> list[tuple[str, float]]:
         import fastmri.models
     except ImportError:
         rows.append(("fastmri.models.VarNet: not installed (pip install fastmri)", float("nan")))
-        return rows
+        return rows, {}
     reference = fastmri.models.VarNet(
         num_cascades=config["num_cascades"], chans=config["chans"], sens_chans=config["sens_chans"]
     ).eval()
@@ -149,7 +171,7 @@ def speed(data: Path, repeats: int) -> list[tuple[str, float]]:
         (f"E2E VarNet forward (mri_monai, {ours_m:.2f} M parameters), interleaved", statistics.median(ours)),
         (f"fastmri.models.VarNet forward, same configuration ({theirs_m:.2f} M parameters)", statistics.median(theirs)),
     ]
-    return rows
+    return rows, {"ours": profile_ms(varnet_forward), "fastMRI": profile_ms(fastmri_forward)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,12 +193,19 @@ def main(argv: list[str] | None = None) -> int:
     print("\n### Speed (seconds per slice, 8 coils x 160 x 128, one CPU thread, median)\n")
     print("| what | s / slice |")
     print("|---|---|")
-    rows = speed(data, args.repeats)
+    rows, profiles = speed(data, args.repeats)
     for what, seconds in rows:
         print(f"| {what} | {seconds:.3f} |")
     print(f"\nCS pipeline / VarNet: {rows[0][1] / rows[1][1]:.1f}x.")
     if len(rows) == 4:
         print(f"fastMRI VarNet / ours at the same configuration: {rows[3][1] / rows[2][1]:.2f}x.")
+    if profiles:
+        print("\n### VarNet forward by operator (torch profiler, self CPU ms over 3 forwards, one thread)\n")
+        groups = list(next(iter(profiles.values())))
+        print("| VarNet | " + " | ".join(groups) + " |")
+        print("|---|" + "---|" * len(groups))
+        for name, ms in profiles.items():
+            print(f"| {name} | " + " | ".join(f"{ms[g]:.0f}" for g in groups) + " |")
     return 0
 
 

@@ -8,12 +8,13 @@ the VarNet with zero-filled RSS and L1-wavelet CS with ESPIRiT maps; single-coil
 and L1-wavelet CS. Speed: seconds per slice (8 coils, 160 x 128) on one CPU thread, medians of repeated runs, side by
 side in one run: the whole CS pipeline (ESPIRiT + L1-wavelet) against the VarNet forward pass (with its sensitivity
 estimation), and our VarNet against ``fastmri.models.VarNet`` at the same configuration (``pip install fastmri``;
-benchmark only), with a torch-profiler breakdown of the two forwards by operator group. Prints the tables as
-markdown. All data are SYNTHETIC.
+benchmark only), both with the shipped ``BasicUNet`` layout and with ``unet_topology="fastmri"`` (same configuration,
+untrained: the forward's cost does not depend on the weights), with a torch-profiler breakdown of the forwards by
+operator group. Prints the tables as markdown. All data are SYNTHETIC.
 
 Usage::
 
-    python benchmarks/reconstruction.py [--data DIR] [--repeats 5]
+    python benchmarks/reconstruction.py [--data DIR] [--repeats 5] [--only quality|speed]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from monai.transforms import Compose
 from mri_monai.data.tasks import make_task_data
 from mri_monai.recon import (
     CompressedSensingd,
+    E2EVarNet,
     KspaceSliceInferer,
     LoadFastMRId,
     Undersampled,
@@ -162,16 +164,31 @@ def speed(data: Path, repeats: int) -> tuple[list[tuple[str, float]], dict[str, 
         with torch.no_grad():
             reference(kspace_2ch, mask_2ch, num_low)
 
-    ours, theirs = [], []
-    for _ in range(3):  # interleaved, so that load changes hit both alike
-        ours.append(median_seconds(varnet_forward, repeats))
-        theirs.append(median_seconds(fastmri_forward, repeats))
-    ours_m, theirs_m = (sum(p.numel() for p in n.parameters()) / 1e6 for n in (network, reference))
+    topology = E2EVarNet(config["num_cascades"], config["chans"], config["sens_chans"], unet_topology="fastmri").eval()
+
+    def topology_forward() -> None:
+        varnet_forward(topology)
+
+    forwards = {"ours": varnet_forward, "fastMRI": fastmri_forward, "ours, fastmri topology": topology_forward}
+    seconds: dict[str, list[float]] = {name: [] for name in forwards}
+    for _ in range(3):  # interleaved, so that load changes hit all alike
+        for name, forward in forwards.items():
+            seconds[name].append(median_seconds(forward, repeats))
+    ours_m, theirs_m, topology_m = (
+        sum(p.numel() for p in n.parameters()) / 1e6 for n in (network, reference, topology)
+    )
     rows += [
-        (f"E2E VarNet forward (mri_monai, {ours_m:.2f} M parameters), interleaved", statistics.median(ours)),
-        (f"fastmri.models.VarNet forward, same configuration ({theirs_m:.2f} M parameters)", statistics.median(theirs)),
+        (f"E2E VarNet forward (mri_monai, {ours_m:.2f} M parameters), interleaved", statistics.median(seconds["ours"])),
+        (
+            f"fastmri.models.VarNet forward, same configuration ({theirs_m:.2f} M parameters)",
+            statistics.median(seconds["fastMRI"]),
+        ),
+        (
+            f"E2E VarNet forward, unet_topology=fastmri ({topology_m:.2f} M parameters, untrained)",
+            statistics.median(seconds["ours, fastmri topology"]),
+        ),
     ]
-    return rows, {"ours": profile_ms(varnet_forward), "fastMRI": profile_ms(fastmri_forward)}
+    return rows, {name: profile_ms(forward) for name, forward in forwards.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,26 +196,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(ROOT / "demo_data" / "reconstruction"))
     parser.add_argument("--accelerations", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=["quality", "speed"], help="run one of the two parts")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     data = Path(args.data)
     if not (data / "datalist.json").is_file():
         make_task_data("reconstruction", data, subjects=12, seed=0, progress=False)
 
+    if args.only != "speed":
+        print_quality(data, args.accelerations)
+    if args.only != "quality":
+        print_speed(data, args.repeats)
+    return 0
+
+
+def print_quality(data: Path, accelerations: list[int]) -> None:
     print("### Quality (synthetic test subjects, random 1D Cartesian masks; means over volumes)\n")
     print("| data | acceleration | method | NMSE | PSNR (dB) | SSIM |")
     print("|---|---|---|---|---|---|")
-    for coil_key, acceleration, method, m in quality(data, args.accelerations):
+    for coil_key, acceleration, method, m in quality(data, accelerations):
         print(f"| {coil_key} | {acceleration} | {method} | {m['nmse']:.4f} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
+
+
+def print_speed(data: Path, repeats: int) -> None:
     print("\n### Speed (seconds per slice, 8 coils x 160 x 128, one CPU thread, median)\n")
     print("| what | s / slice |")
     print("|---|---|")
-    rows, profiles = speed(data, args.repeats)
+    rows, profiles = speed(data, repeats)
     for what, seconds in rows:
         print(f"| {what} | {seconds:.3f} |")
     print(f"\nCS pipeline / VarNet: {rows[0][1] / rows[1][1]:.1f}x.")
-    if len(rows) == 4:
+    if len(rows) == 5:
         print(f"fastMRI VarNet / ours at the same configuration: {rows[3][1] / rows[2][1]:.2f}x.")
+        print(f"fastMRI VarNet / ours with unet_topology=fastmri: {rows[3][1] / rows[4][1]:.2f}x.")
     if profiles:
         print("\n### VarNet forward by operator (torch profiler, self CPU ms over 3 forwards, one thread)\n")
         groups = list(next(iter(profiles.values())))
@@ -206,7 +236,6 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|" + "---|" * len(groups))
         for name, ms in profiles.items():
             print(f"| {name} | " + " | ".join(f"{ms[g]:.0f}" for g in groups) + " |")
-    return 0
 
 
 if __name__ == "__main__":

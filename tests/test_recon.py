@@ -19,6 +19,7 @@ from mri_monai.recon import (
     DeepCascadeCNN,
     E2EVarNet,
     FastMRISliceDataset,
+    FastMRIUNet,
     KspaceSliceInferer,
     LoadFastMRId,
     Undersampled,
@@ -81,9 +82,10 @@ def test_metrics_equal_fastmri_formulas():
     assert ssim(gt, gt) == pytest.approx(1.0) and nmse(gt, gt) == 0.0
 
 
-def test_networks_take_complex_kspace_and_script():
+@pytest.mark.parametrize("topology", ["monai", "fastmri"])
+def test_networks_take_complex_kspace_and_script(topology):
     kspace, mask = _masked((2, 4, 32, 32))
-    varnet = E2EVarNet(num_cascades=2, chans=2, sens_chans=2).eval()
+    varnet = E2EVarNet(num_cascades=2, chans=2, sens_chans=2, unet_topology=topology).eval()
     with torch.no_grad():
         untrained = varnet(kspace * mask, mask)
         scripted = torch.jit.script(varnet)(kspace * mask, mask)
@@ -98,6 +100,18 @@ def test_networks_take_complex_kspace_and_script():
     with pytest.raises(ValueError, match="single-coil"):
         DeepCascadeCNN(1, 2, 2)(kspace, mask)
     torch.jit.script(DeepCascadeCNN(1, 2, 2, lam=1.0))
+    with pytest.raises(ValueError, match="unet_topology"):
+        E2EVarNet(1, 2, 2, unet_topology="nnunet")
+
+
+def test_fastmri_unet_layout():
+    net = FastMRIUNet(chans=4).eval()
+    # fastMRI's last up-sampling: 2c channels up-sampled to c, concatenated with the c skip channels
+    assert net.upcat_1.convs.conv_0.conv.in_channels == 8
+    assert net.upcat_1.convs.conv_0.conv.bias is None
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    torch.testing.assert_close(net.down_1.max_pooling(x), torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]]))
+    assert net(torch.randn(2, 2, 32, 48)).shape == (2, 2, 32, 48)
 
 
 @pytest.fixture(scope="module")

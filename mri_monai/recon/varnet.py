@@ -8,6 +8,8 @@ the calibration region for whole batches, and returns the magnitude image with a
 
 Sizes follow fastMRI's ``VarNet``: a U-Net with ``chans`` features at full resolution doubling over 4 poolings
 (MONAI ``BasicUNet`` features ``(c, 2c, 4c, 8c, 16c, c)``), the same for the sensitivity network with ``sens_chans``.
+``unet_topology="fastmri"`` uses :class:`~mri_monai.recon.unet.FastMRIUNet` (``BasicUNet`` with fastMRI's last
+up-sampling and average pooling) for both, which runs as fast as ``fastmri.models.VarNet``.
 Reference: Sriram et al., "End-to-End Variational Networks for Accelerated MRI Reconstruction", MICCAI 2020.
 """
 
@@ -26,19 +28,15 @@ from monai.apps.reconstruction.networks.nets.utils import (
 from monai.apps.reconstruction.networks.nets.varnet import VariationalNetworkModel
 from torch import Tensor, nn
 
+from .unet import FastMRIUNet, unet_features
+
 __all__ = [
     "E2EVarNet",
     "BatchCoilSensitivityModel",
     "RefinementUnet",
     "UnitSensitivity",
-    "unet_features",
     "sampled_points",
 ]
-
-
-def unet_features(chans: int) -> tuple[int, int, int, int, int, int]:
-    """``BasicUNet`` features equivalent to fastMRI's ``Unet(chans, num_pool_layers=4)``: (c, 2c, 4c, 8c, 16c, c)."""
-    return (chans, 2 * chans, 4 * chans, 8 * chans, 16 * chans, chans)
 
 
 def sampled_points(kspace: Tensor) -> Tensor:
@@ -77,6 +75,15 @@ class BatchCoilSensitivityModel(CoilSensitivityModel):
         return left, right
 
 
+def complex_unet_net(chans: int, unet_topology: str) -> nn.Module | None:
+    """The ``conv_net`` for MONAI's ``ComplexUnet``: ``None`` (its ``BasicUNet``) or a :class:`FastMRIUNet`."""
+    if unet_topology == "monai":
+        return None
+    if unet_topology == "fastmri":
+        return FastMRIUNet(chans)
+    raise ValueError(f"unet_topology must be 'monai' or 'fastmri', got {unet_topology!r}")
+
+
 class RefinementUnet(ComplexUnet):
     """MONAI's ``ComplexUnet`` as the VarNet refinement term, returning a correction that starts at zero.
 
@@ -86,10 +93,14 @@ class RefinementUnet(ComplexUnet):
     U-Net's last convolution starts at zero: an untrained network returns the data-consistent zero-filled estimate
     and training starts from there (instead of from random images), which matters on a CPU budget.
     Input and output: (B, 1, H, W, 2).
+
+    Args:
+        chans: U-Net features at full resolution.
+        unet_topology: ``"monai"`` for ``BasicUNet``, ``"fastmri"`` for :class:`~mri_monai.recon.unet.FastMRIUNet`.
     """
 
-    def __init__(self, features: tuple[int, int, int, int, int, int]) -> None:
-        super().__init__(features=features)
+    def __init__(self, chans: int, unet_topology: str = "monai") -> None:
+        super().__init__(features=unet_features(chans), conv_net=complex_unet_net(chans, unet_topology))
         nn.init.zeros_(self.unet.final_conv.weight)
         nn.init.zeros_(self.unet.final_conv.bias)
 
@@ -119,6 +130,8 @@ class E2EVarNet(nn.Module):
         sens_chans: features of the sensitivity U-Net (fastMRI's ``sens_chans``); unused when ``multicoil`` is false.
         multicoil: estimate coil sensitivities from the calibration lines; ``False`` for single-coil data, where the
             one coil's sensitivity is 1.
+        unet_topology: ``"monai"`` (MONAI's ``BasicUNet``, the shipped weights) or ``"fastmri"``
+            (:class:`~mri_monai.recon.unet.FastMRIUNet`, fastMRI's U-Net layout and speed).
 
     Inputs:
         kspace: complex (B, C, H, W) undersampled k-space (C coils, C = 1 for single-coil), zero where not sampled.
@@ -140,13 +153,17 @@ class E2EVarNet(nn.Module):
         chans: int = 8,
         sens_chans: int = 4,
         multicoil: bool = True,
+        unet_topology: str = "monai",
     ) -> None:
         super().__init__()
         if multicoil:
-            sensitivity: nn.Module = BatchCoilSensitivityModel(features=unet_features(sens_chans))
+            sensitivity_unet = ComplexUnet(
+                features=unet_features(sens_chans), conv_net=complex_unet_net(sens_chans, unet_topology)
+            )
+            sensitivity: nn.Module = BatchCoilSensitivityModel(conv_net=sensitivity_unet)
         else:
             sensitivity = UnitSensitivity()
-        self.varnet = VariationalNetworkModel(sensitivity, RefinementUnet(unet_features(chans)), num_cascades)
+        self.varnet = VariationalNetworkModel(sensitivity, RefinementUnet(chans, unet_topology), num_cascades)
 
     def forward(self, kspace: Tensor, mask: Tensor | None = None) -> Tensor:
         if mask is None:

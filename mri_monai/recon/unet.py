@@ -3,15 +3,13 @@
 fastMRI's ``Unet(chans, num_pool_layers=4)`` and MONAI's ``BasicUNet`` with features ``(c, 2c, 4c, 8c, 16c, c)`` share
 their encoder, but ``BasicUNet``'s last up-sampling keeps all ``2c`` channels and concatenates them with the ``c``
 skip channels, so its full-resolution convolutions see ``3c`` inputs where fastMRI's see ``2c``; it also max-pools
-where fastMRI average-pools. At the VarNet's sizes these two make MONAI's U-Net about 10 % slower than fastMRI's on a
-CPU. :class:`FastMRIUNet` rebuilds that last block with MONAI's ``UpCat`` halving the channels and pools by
-averaging; the defaults take fastMRI's other layer choices (no convolution bias before instance norm, instance norm
-without affine parameters, LeakyReLU slope 0.2).
+where fastMRI average-pools. At the VarNet's sizes MONAI's U-Net made our VarNet 5-13 % slower than fastMRI's on a
+CPU (``benchmarks/reconstruction.py``). :class:`FastMRIUNet` rebuilds that last block with MONAI's ``UpCat``
+halving the channels and pools by averaging; the defaults take fastMRI's other layer choices (no convolution bias
+before instance norm, instance norm without affine parameters, LeakyReLU slope 0.2).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from monai.networks.nets.basic_unet import BasicUNet, UpCat
 from torch import nn
@@ -51,7 +49,7 @@ class FastMRIUNet(BasicUNet):
         norm: str | tuple = ("instance", {"affine": False}),
         bias: bool = False,
     ) -> None:
-        features: Sequence[int] = unet_features(chans)
+        features = unet_features(chans)
         super().__init__(2, in_channels, out_channels, features, act, norm, bias)
         self.upcat_1 = UpCat(2, features[1], features[0], features[5], act, norm, bias, halves=True)
         for down in (self.down_1, self.down_2, self.down_3, self.down_4):

@@ -9,7 +9,7 @@ the calibration region for whole batches, and returns the magnitude image with a
 Sizes follow fastMRI's ``VarNet``: a U-Net with ``chans`` features at full resolution doubling over 4 poolings
 (MONAI ``BasicUNet`` features ``(c, 2c, 4c, 8c, 16c, c)``), the same for the sensitivity network with ``sens_chans``.
 ``unet_topology="fastmri"`` uses :class:`~mri_monai.recon.unet.FastMRIUNet` (``BasicUNet`` with fastMRI's last
-up-sampling and average pooling) for both, which runs as fast as ``fastmri.models.VarNet``.
+up-sampling and average pooling) for both, which closes most of the speed gap to ``fastmri.models.VarNet``.
 Reference: Sriram et al., "End-to-End Variational Networks for Accelerated MRI Reconstruction", MICCAI 2020.
 """
 
@@ -131,7 +131,7 @@ class E2EVarNet(nn.Module):
         multicoil: estimate coil sensitivities from the calibration lines; ``False`` for single-coil data, where the
             one coil's sensitivity is 1.
         unet_topology: ``"monai"`` (MONAI's ``BasicUNet``, the shipped weights) or ``"fastmri"``
-            (:class:`~mri_monai.recon.unet.FastMRIUNet`, fastMRI's U-Net layout and speed).
+            (:class:`~mri_monai.recon.unet.FastMRIUNet`, fastMRI's U-Net layout; needs training).
 
     Inputs:
         kspace: complex (B, C, H, W) undersampled k-space (C coils, C = 1 for single-coil), zero where not sampled.

@@ -5,8 +5,9 @@ Quality: the test split of the demo data (``mri-monai make-data reconstruction -
 fastMRI random 1D Cartesian masks at 4x (centre 0.08) and 8x (centre 0.04), one mask per volume seeded by the file
 name, NMSE / PSNR / SSIM per volume as fastMRI defines them (means over the test volumes). Multi-coil rows compare
 the VarNet with zero-filled RSS and L1-wavelet CS with ESPIRiT maps; single-coil rows the cascade with zero-filled
-and L1-wavelet CS. Speed: seconds per slice (8 coils, 160 x 128) on one CPU thread, medians of repeated runs, side by
-side in one run: the whole CS pipeline (ESPIRiT + L1-wavelet) against the VarNet forward pass (with its sensitivity
+and L1-wavelet CS. Speed: seconds per slice (8 coils, the data's 160 x 128, and the same slice's k-space zero-padded
+to fastMRI's 320 x 320 with a 4x mask drawn at that width) on one CPU thread, medians of repeated runs, side by side in
+one run: the whole CS pipeline (ESPIRiT + L1-wavelet) against the VarNet forward pass (with its sensitivity
 estimation), and our VarNet against ``fastmri.models.VarNet`` at the same configuration (``pip install fastmri``;
 benchmark only), both with the shipped ``BasicUNet`` layout and with ``unet_topology="fastmri"`` (same configuration,
 untrained: the forward's cost does not depend on the weights), with a torch-profiler breakdown of the forwards by
@@ -29,7 +30,8 @@ from pathlib import Path
 import torch
 from monai.bundle import ConfigParser
 from monai.data import load_decathlon_datalist
-from monai.transforms import Compose
+from monai.transforms import Compose, SpatialPad
+from torch import Tensor
 
 from mri_monai.data.tasks import make_task_data
 from mri_monai.recon import (
@@ -125,20 +127,31 @@ def profile_ms(forward: Callable[[], None], calls: int = 3) -> dict[str, float]:
     return {**groups, "total": sum(self_ms.values())}
 
 
-def speed(data: Path, repeats: int) -> tuple[list[tuple[str, float]], dict[str, dict[str, float]]]:
-    """(what, seconds per slice) rows, measured in this one run, and the profiles of our and fastMRI's forward."""
-    network, config = load_network("multicoil")
+def speed_slice(data: Path, config: ConfigParser, size: tuple[int, int] | None = None) -> tuple[Tensor, Tensor]:
+    """The middle slice of the first test volume, 4x undersampled and scaled: complex k-space (C, H, W), mask (1, W).
+
+    With ``size`` the fully sampled k-space is zero-padded to (H, W) = ``size`` first (the same field of view at a
+    finer grid, as a 320 x 320 fastMRI matrix), and the 4x mask is drawn at the new width.
+    """
     entry = load_decathlon_datalist(str(data / "datalist.json"), True, "test")[0]
-    prepare = Compose(
+    loaded = LoadFastMRId("multicoil")(entry)
+    kspace = loaded["kspace"][loaded["kspace"].shape[0] // 2]
+    if size is not None:
+        kspace = SpatialPad(size, method="symmetric")(kspace).as_tensor()
+    undersample = Compose(
         [
-            LoadFastMRId("multicoil"),
             Undersampled("kspace", config["mask_type"], config["center_fractions"], config["accelerations"]),
             ZeroFilledScaled("kspace"),
         ]
     )
-    d = prepare(dict(entry, acceleration=4))
-    middle = d["kspace"].shape[0] // 2
-    kspace, mask = d["kspace"][middle], d["mask"][0]
+    d = undersample({"kspace": kspace, "filename": loaded["filename"], "acceleration": 4})
+    return d["kspace"], d["mask"][0]
+
+
+def speed(
+    kspace: Tensor, mask: Tensor, network: torch.nn.Module, config: ConfigParser, repeats: int
+) -> tuple[list[tuple[str, float]], dict[str, dict[str, float]]]:
+    """(what, seconds per slice) rows for one (C, H, W) slice, measured in this one run, and the forwards' profiles."""
 
     def varnet_forward(net: torch.nn.Module = network) -> None:
         with torch.no_grad():
@@ -158,7 +171,7 @@ def speed(data: Path, repeats: int) -> tuple[list[tuple[str, float]], dict[str, 
         num_cascades=config["num_cascades"], chans=config["chans"], sens_chans=config["sens_chans"]
     ).eval()
     kspace_2ch, mask_2ch = torch.view_as_real(kspace)[None], mask.reshape(1, 1, 1, -1, 1)
-    num_low = int(d["kspace"].shape[-1] * config["center_fractions"][0])
+    num_low = int(kspace.shape[-1] * config["center_fractions"][0])
 
     def fastmri_forward() -> None:
         with torch.no_grad():
@@ -219,18 +232,31 @@ def print_quality(data: Path, accelerations: list[int]) -> None:
 
 
 def print_speed(data: Path, repeats: int) -> None:
-    print("\n### Speed (seconds per slice, 8 coils x 160 x 128, one CPU thread, median)\n")
-    print("| what | s / slice |")
-    print("|---|---|")
-    rows, profiles = speed(data, repeats)
-    for what, seconds in rows:
-        print(f"| {what} | {seconds:.3f} |")
-    print(f"\nCS pipeline / VarNet: {rows[0][1] / rows[1][1]:.1f}x.")
-    if len(rows) == 5:
-        print(f"fastMRI VarNet / ours at the same configuration: {rows[3][1] / rows[2][1]:.2f}x.")
-        print(f"fastMRI VarNet / ours with unet_topology=fastmri: {rows[3][1] / rows[4][1]:.2f}x.")
-    if profiles:
-        print("\n### VarNet forward by operator (torch profiler, self CPU ms over 3 forwards, one thread)\n")
+    network, config = load_network("multicoil")
+    sizes = {"native": None, "320 x 320": (320, 320)}
+    results = {}
+    for name, size in sizes.items():
+        kspace, mask = speed_slice(data, config, size)
+        results[f"{kspace.shape[-2]} x {kspace.shape[-1]}" if size is None else name] = speed(
+            kspace, mask, network, config, repeats
+        )
+    print("\n### Speed (seconds per slice, 8 coils, one CPU thread, median)\n")
+    print("| what | " + " | ".join(results) + " |")
+    print("|---|" + "---|" * len(results))
+    rows = {size: rows for size, (rows, _) in results.items()}
+    first = next(iter(rows.values()))
+    for i, (what, _) in enumerate(first):
+        print(f"| {what} | " + " | ".join(f"{r[i][1]:.3f}" for r in rows.values()) + " |")
+    for size, r in rows.items():
+        ratios = f"CS pipeline / VarNet {r[0][1] / r[1][1]:.1f}x"
+        if len(r) == 5:
+            ratios += f"; fastMRI VarNet / ours {r[3][1] / r[2][1]:.2f}x, / ours with unet_topology=fastmri "
+            ratios += f"{r[3][1] / r[4][1]:.2f}x"
+        print(f"\n{size}: {ratios}.")
+    for size, (_, profiles) in results.items():
+        if not profiles:
+            continue
+        print(f"\n### VarNet forward by operator, {size} (torch profiler, self CPU ms over 3 forwards, one thread)\n")
         groups = list(next(iter(profiles.values())))
         print("| VarNet | " + " | ".join(groups) + " |")
         print("|---|" + "---|" * len(groups))

@@ -9,9 +9,9 @@ and L1-wavelet CS. Speed: seconds per slice (8 coils, the data's 160 x 128, and 
 to fastMRI's 320 x 320 with a 4x mask drawn at that width) on one CPU thread, medians of repeated runs, side by side in
 one run: the whole CS pipeline (ESPIRiT + L1-wavelet) against the VarNet forward pass (with its sensitivity
 estimation), and our VarNet against ``fastmri.models.VarNet`` at the same configuration (``pip install fastmri``;
-benchmark only), both with the shipped ``BasicUNet`` layout and with ``unet_topology="fastmri"`` (same configuration,
-untrained: the forward's cost does not depend on the weights), with a torch-profiler breakdown of the forwards by
-operator group. Prints the tables as markdown. All data are SYNTHETIC.
+benchmark only), both with the shipped U-Net layout (``unet_topology`` of the bundle's inference config) and with
+the other one (same configuration, untrained: the forward's cost does not depend on the weights), with a
+torch-profiler breakdown of the forwards by operator group. Prints the tables as markdown. All data are SYNTHETIC.
 
 Usage::
 
@@ -157,10 +157,14 @@ def speed(
         with torch.no_grad():
             net(kspace[None], mask[None])
 
+    shipped = config["network_def#unet_topology"]
     cs_seconds = median_seconds(lambda: compressed_sensing(kspace, mask), repeats)
     rows = [
         ("CS pipeline: ESPIRiT + L1-wavelet, 30 iterations (sigpy)", cs_seconds),
-        ("E2E VarNet forward (mri_monai, shipped weights)", median_seconds(varnet_forward, repeats)),
+        (
+            f"E2E VarNet forward (mri_monai, shipped weights, unet_topology={shipped})",
+            median_seconds(varnet_forward, repeats),
+        ),
     ]
     try:
         import fastmri.models
@@ -177,12 +181,17 @@ def speed(
         with torch.no_grad():
             reference(kspace_2ch, mask_2ch, num_low)
 
-    topology = E2EVarNet(config["num_cascades"], config["chans"], config["sens_chans"], unet_topology="fastmri").eval()
+    other = "monai" if shipped == "fastmri" else "fastmri"
+    topology = E2EVarNet(config["num_cascades"], config["chans"], config["sens_chans"], unet_topology=other).eval()
 
     def topology_forward() -> None:
         varnet_forward(topology)
 
-    forwards = {"ours": varnet_forward, "fastMRI": fastmri_forward, "ours, fastmri topology": topology_forward}
+    forwards = {
+        f"ours, {shipped} topology": varnet_forward,
+        "fastMRI": fastmri_forward,
+        f"ours, {other} topology": topology_forward,
+    }
     seconds: dict[str, list[float]] = {name: [] for name in forwards}
     for _ in range(3):  # interleaved, so that load changes hit all alike
         for name, forward in forwards.items():
@@ -191,14 +200,17 @@ def speed(
         sum(p.numel() for p in n.parameters()) / 1e6 for n in (network, reference, topology)
     )
     rows += [
-        (f"E2E VarNet forward (mri_monai, {ours_m:.2f} M parameters), interleaved", statistics.median(seconds["ours"])),
+        (
+            f"E2E VarNet forward (mri_monai, unet_topology={shipped}, {ours_m:.2f} M parameters), interleaved",
+            statistics.median(seconds[f"ours, {shipped} topology"]),
+        ),
         (
             f"fastmri.models.VarNet forward, same configuration ({theirs_m:.2f} M parameters)",
             statistics.median(seconds["fastMRI"]),
         ),
         (
-            f"E2E VarNet forward, unet_topology=fastmri ({topology_m:.2f} M parameters, untrained)",
-            statistics.median(seconds["ours, fastmri topology"]),
+            f"E2E VarNet forward, unet_topology={other} ({topology_m:.2f} M parameters, untrained)",
+            statistics.median(seconds[f"ours, {other} topology"]),
         ),
     ]
     return rows, {name: profile_ms(forward) for name, forward in forwards.items()}
@@ -233,13 +245,10 @@ def print_quality(data: Path, accelerations: list[int]) -> None:
 
 def print_speed(data: Path, repeats: int) -> None:
     network, config = load_network("multicoil")
-    sizes = {"native": None, "320 x 320": (320, 320)}
     results = {}
-    for name, size in sizes.items():
+    for size in (None, (320, 320)):  # the data's matrix, and fastMRI's
         kspace, mask = speed_slice(data, config, size)
-        results[f"{kspace.shape[-2]} x {kspace.shape[-1]}" if size is None else name] = speed(
-            kspace, mask, network, config, repeats
-        )
+        results[f"{kspace.shape[-2]} x {kspace.shape[-1]}"] = speed(kspace, mask, network, config, repeats)
     print("\n### Speed (seconds per slice, 8 coils, one CPU thread, median)\n")
     print("| what | " + " | ".join(results) + " |")
     print("|---|" + "---|" * len(results))
@@ -250,8 +259,8 @@ def print_speed(data: Path, repeats: int) -> None:
     for size, r in rows.items():
         ratios = f"CS pipeline / VarNet {r[0][1] / r[1][1]:.1f}x"
         if len(r) == 5:
-            ratios += f"; fastMRI VarNet / ours {r[3][1] / r[2][1]:.2f}x, / ours with unet_topology=fastmri "
-            ratios += f"{r[3][1] / r[4][1]:.2f}x"
+            ratios += f"; fastMRI VarNet / ours: shipped layout {r[3][1] / r[2][1]:.2f}x, "
+            ratios += f"other layout {r[3][1] / r[4][1]:.2f}x"
         print(f"\n{size}: {ratios}.")
     for size, (_, profiles) in results.items():
         if not profiles:

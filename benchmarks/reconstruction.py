@@ -127,25 +127,30 @@ def profile_ms(forward: Callable[[], None], calls: int = 3) -> dict[str, float]:
     return {**groups, "total": sum(self_ms.values())}
 
 
-def speed_slice(data: Path, config: ConfigParser, size: tuple[int, int] | None = None) -> tuple[Tensor, Tensor]:
-    """The middle slice of the first test volume, 4x undersampled and scaled: complex k-space (C, H, W), mask (1, W).
+def speed_slices(
+    data: Path, config: ConfigParser, sizes: tuple[tuple[int, int] | None, ...]
+) -> dict[str, tuple[Tensor, Tensor]]:
+    """The middle slice of the first test volume, 4x undersampled and scaled, at each of ``sizes``.
 
-    With ``size`` the fully sampled k-space is zero-padded to (H, W) = ``size`` first (the same field of view at a
-    finer grid, as a 320 x 320 fastMRI matrix), and the 4x mask is drawn at the new width.
+    ``None`` keeps the data's matrix; (H, W) zero-pads the fully sampled k-space to it first (the same field of view
+    at a finer grid, as a 320 x 320 fastMRI matrix), and the 4x mask is drawn at the new width. Returns
+    ``"H x W"``: (complex k-space (C, H, W), mask (1, W)).
     """
     entry = load_decathlon_datalist(str(data / "datalist.json"), True, "test")[0]
     loaded = LoadFastMRId("multicoil")(entry)
-    kspace = loaded["kspace"][loaded["kspace"].shape[0] // 2]
-    if size is not None:
-        kspace = SpatialPad(size, method="symmetric")(kspace).as_tensor()
+    full = loaded["kspace"][loaded["kspace"].shape[0] // 2]
     undersample = Compose(
         [
             Undersampled("kspace", config["mask_type"], config["center_fractions"], config["accelerations"]),
             ZeroFilledScaled("kspace"),
         ]
     )
-    d = undersample({"kspace": kspace, "filename": loaded["filename"], "acceleration": 4})
-    return d["kspace"], d["mask"][0]
+    slices = {}
+    for size in sizes:
+        kspace = full if size is None else SpatialPad(size, method="symmetric")(full).as_tensor()
+        d = undersample({"kspace": kspace, "filename": loaded["filename"], "acceleration": 4})
+        slices[f"{kspace.shape[-2]} x {kspace.shape[-1]}"] = d["kspace"], d["mask"][0]
+    return slices
 
 
 def speed(
@@ -245,16 +250,13 @@ def print_quality(data: Path, accelerations: list[int]) -> None:
 
 def print_speed(data: Path, repeats: int) -> None:
     network, config = load_network("multicoil")
-    results = {}
-    for size in (None, (320, 320)):  # the data's matrix, and fastMRI's
-        kspace, mask = speed_slice(data, config, size)
-        results[f"{kspace.shape[-2]} x {kspace.shape[-1]}"] = speed(kspace, mask, network, config, repeats)
+    slices = speed_slices(data, config, (None, (320, 320)))  # the data's matrix, and fastMRI's
+    results = {size: speed(kspace, mask, network, config, repeats) for size, (kspace, mask) in slices.items()}
+    rows = {size: size_rows for size, (size_rows, _) in results.items()}
     print("\n### Speed (seconds per slice, 8 coils, one CPU thread, median)\n")
-    print("| what | " + " | ".join(results) + " |")
-    print("|---|" + "---|" * len(results))
-    rows = {size: rows for size, (rows, _) in results.items()}
-    first = next(iter(rows.values()))
-    for i, (what, _) in enumerate(first):
+    print("| what | " + " | ".join(rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    for i, (what, _) in enumerate(next(iter(rows.values()))):
         print(f"| {what} | " + " | ".join(f"{r[i][1]:.3f}" for r in rows.values()) + " |")
     for size, r in rows.items():
         ratios = f"CS pipeline / VarNet {r[0][1] / r[1][1]:.1f}x"

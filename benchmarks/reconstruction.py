@@ -11,16 +11,19 @@ one run: the whole CS pipeline (ESPIRiT + L1-wavelet) against the VarNet forward
 estimation), and our VarNet against ``fastmri.models.VarNet`` at the same configuration (``pip install fastmri``;
 benchmark only), both with the shipped U-Net layout (``unet_topology`` of the bundle's inference config) and with
 the other one (same configuration, untrained: the forward's cost does not depend on the weights), with a
-torch-profiler breakdown of the forwards by operator group. Prints the tables as markdown. All data are SYNTHETIC.
+torch-profiler breakdown of the forwards by operator group. Ceiling: the SSIM the noisy RSS references leave
+reachable, from oracles that know each test subject's noiseless image (the subjects are made again from their seeds;
+see :func:`ceiling`). Prints the tables as markdown. All data are SYNTHETIC.
 
 Usage::
 
-    python benchmarks/reconstruction.py [--data DIR] [--repeats 5] [--only quality|speed]
+    python benchmarks/reconstruction.py [--data DIR] [--repeats 5] [--only quality|speed|ceiling]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -33,7 +36,9 @@ from monai.data import load_decathlon_datalist
 from monai.transforms import Compose, SpatialPad
 from torch import Tensor
 
-from mri_monai.data.tasks import make_task_data
+from mri_monai.data.acquisition import simulate_kspace
+from mri_monai.data.tasks import make_task_data, make_task_subject, reconstruction_kspace_seed, reconstruction_slab
+from mri_monai.kspace import ifft2c, rss
 from mri_monai.recon import (
     CompressedSensingd,
     E2EVarNet,
@@ -95,6 +100,69 @@ def quality(data: Path, accelerations: list[int]) -> list[tuple[str, str, str, d
                 rows.append((coil_key, f"{acceleration}x", method, means))
             print(f"[reconstruction] quality {coil_key} {acceleration}x done", file=sys.stderr, flush=True)
     return rows
+
+
+def ceiling(data: Path, accelerations: list[int]) -> list[tuple[str, str, dict[str, float]]]:
+    """(acceleration, oracle, mean metrics) rows: how close to the noisy RSS reference a reconstruction can come.
+
+    Each multi-coil test subject is made again (:func:`~mri_monai.data.tasks.make_task_subject`), which gives its
+    noiseless coil k-space and so the exact noise of the stored k-space. The oracles know the noiseless image:
+
+    - ``noiseless image``: the magnitude image before noise (what a perfect denoiser returns);
+    - ``noiseless + RSS floor``: ``sqrt(m^2 + 2 C sigma^2)``, the root mean square of the noisy RSS given the
+      image ``m`` (C coils, sigma per real/imaginary part), i.e. the noiseless image with the background level the
+      reference has;
+    - ``data-consistent``: the noiseless coil k-space with the measured (noisy) k-space at the sampled columns, RSS
+      (a perfect network with hard data consistency: the noise it cannot know is the noise at the unsampled columns);
+    - ``data-consistent + floor``: the same with the missing noise power ``(1 - s) 2 C sigma^2`` added under the
+      root (``s`` the sampled fraction).
+
+    Raises:
+        ValueError: the stored k-space is not the one ``make-data`` makes for the subject (other seeds or options).
+    """
+    datalist = json.loads((data / "datalist.json").read_text())
+    subjects = sum(len(datalist[split]) for split in ("training", "validation", "test"))
+    network_config = load_network("multicoil")[1]
+    undersample = Undersampled(
+        "kspace", network_config["mask_type"], network_config["center_fractions"], network_config["accelerations"]
+    )
+    per_oracle: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for entry in load_decathlon_datalist(str(data / "datalist.json"), True, "test"):
+        d = LoadFastMRId("multicoil")(dict(entry))
+        measured, target = d["kspace"], d["target"]
+        subject = make_task_subject(
+            "reconstruction", int(Path(entry["subject"]).name[4:]), subjects, int(datalist["seed"])
+        )
+        slab = reconstruction_slab(subject)[0]
+        coils = measured.shape[1]
+        noiseless = torch.from_numpy(
+            simulate_kspace(slab, coils, float("inf"), seed=reconstruction_kspace_seed(subject, coils)).kspace
+        )
+        noise = measured - noiseless
+        sigma = float(torch.cat([noise.real.flatten(), noise.imag.flatten()]).std())
+        # complex Gaussian noise has mean |n| = sqrt(pi / 2) sigma; structured k-space (another subject) does not
+        if abs(float(noise.abs().mean()) / sigma - (torch.pi / 2) ** 0.5) > 0.05:
+            raise ValueError(f"{d['filename']}: the k-space is not the one make-data makes for this subject")
+        image = torch.from_numpy(slab)
+        floor = 2 * coils * sigma**2
+        per_oracle.setdefault(("any", "noiseless image"), []).append(volume_metrics(target, image))
+        per_oracle.setdefault(("any", "noiseless + RSS floor"), []).append(
+            volume_metrics(target, (image**2 + floor).sqrt())
+        )
+        for acceleration in accelerations:
+            mask = undersample({"kspace": measured, "filename": d["filename"], "acceleration": acceleration})["mask"]
+            consistent = rss(ifft2c(torch.where(mask.bool(), measured, noiseless)), dim=1)
+            sampled = float(mask.float().mean())
+            key = f"{acceleration}x"
+            per_oracle.setdefault((key, "data-consistent"), []).append(volume_metrics(target, consistent))
+            per_oracle.setdefault((key, "data-consistent + floor"), []).append(
+                volume_metrics(target, (consistent**2 + (1 - sampled) * floor).sqrt())
+            )
+        print(f"[reconstruction] ceiling {entry['subject']} done", file=sys.stderr, flush=True)
+    return [
+        (key, oracle, {m: statistics.mean(v[m] for v in values) for m in ("nmse", "psnr", "ssim")})
+        for (key, oracle), values in per_oracle.items()
+    ]
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -226,17 +294,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(ROOT / "demo_data" / "reconstruction"))
     parser.add_argument("--accelerations", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", choices=["quality", "speed"], help="run one of the two parts")
+    parser.add_argument("--only", choices=["quality", "speed", "ceiling"], help="run one of the three parts")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     data = Path(args.data)
     if not (data / "datalist.json").is_file():
         make_task_data("reconstruction", data, subjects=12, seed=0, progress=False)
 
-    if args.only != "speed":
+    if args.only in (None, "quality"):
         print_quality(data, args.accelerations)
-    if args.only != "quality":
+    if args.only in (None, "speed"):
         print_speed(data, args.repeats)
+    if args.only in (None, "ceiling"):
+        print_ceiling(data, args.accelerations)
     return 0
 
 
@@ -246,6 +316,15 @@ def print_quality(data: Path, accelerations: list[int]) -> None:
     print("|---|---|---|---|---|---|")
     for coil_key, acceleration, method, m in quality(data, accelerations):
         print(f"| {coil_key} | {acceleration} | {method} | {m['nmse']:.4f} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
+
+
+def print_ceiling(data: Path, accelerations: list[int]) -> None:
+    print("\n### Ceiling (multi-coil test subjects against their noisy RSS references; oracles that know the noiseless")
+    print("image, see `ceiling`)\n")
+    print("| acceleration | oracle | NMSE | PSNR (dB) | SSIM |")
+    print("|---|---|---|---|---|")
+    for acceleration, oracle, m in ceiling(data, accelerations):
+        print(f"| {acceleration} | {oracle} | {m['nmse']:.4f} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
 
 
 def print_speed(data: Path, repeats: int) -> None:

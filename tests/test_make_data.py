@@ -12,8 +12,16 @@ from monai.transforms import LoadImaged
 from scipy import ndimage
 
 from mri_monai.cli import main
+from mri_monai.data.acquisition import simulate_kspace
 from mri_monai.data.fastmri_h5 import read_fastmri_h5
-from mri_monai.data.tasks import TASKS, make_task_data, split_counts
+from mri_monai.data.tasks import (
+    TASKS,
+    make_task_data,
+    make_task_subject,
+    reconstruction_kspace_seed,
+    reconstruction_slab,
+    split_counts,
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +93,16 @@ def test_reconstruction_writes_fastmri_layout(tmp_path):
     assert multi.reconstruction is not None and multi.reconstruction.shape == (16, 160, 128)
     assert multi.attrs["acquisition"] in ("AXT1", "AXT2", "AXFLAIR")
     assert np.isclose(multi.attrs["max"], multi.reconstruction.max())
+
+    # the subject made again gives the stored k-space exactly, and its noiseless k-space the noise of the file
+    subject = make_task_subject("reconstruction", 0, 1, seed=2)
+    slab = reconstruction_slab(subject)[0]
+    seed = reconstruction_kspace_seed(subject, 4)
+    assert np.array_equal(simulate_kspace(slab, 4, 40.0, seed=seed).kspace, multi.kspace)
+    noise = multi.kspace - simulate_kspace(slab, 4, float("inf"), seed=seed).kspace
+    assert np.isclose(np.concatenate([noise.real, noise.imag]).std(), multi.attrs["noise_sigma"], rtol=0.01)
+    with pytest.raises(ValueError, match="outside 0..0"):
+        make_task_subject("reconstruction", 1, 1, seed=2)
 
 
 def test_same_seed_same_data_other_seed_other_data(tmp_path):

@@ -168,3 +168,13 @@ def test_shipped_weights_beat_zero_filled_on_a_generated_slice(subject, bundle, 
         pred = KspaceSliceInferer()(d["kspace"][None, middle], _shipped(bundle), d["mask"][None])[0]
     target, zf = d["target"][middle], d["zero_filled"][middle] / d["scale"][middle].reshape(-1, 1, 1)
     assert ssim(target, pred) > ssim(target, zf) + 0.02
+
+
+@pytest.mark.parametrize("bundle", ["brain_mri_varnet_reconstruction", "brain_mri_cascade_reconstruction"])
+@pytest.mark.parametrize(("show", "bars"), [(True, 1), ("true", 1), (False, 0), ("false", 0), ("False", 0)])
+def test_show_progress_reads_command_line_strings(bundle, show, bars):
+    # `--show_progress false` reaches the config as the string "false", which is truthy
+    config = ConfigParser()
+    config.read_config(str(ROOT / "bundles" / bundle / "configs" / "train.json"))
+    config["show_progress"] = show
+    assert len(config.get_parsed_content("train#progress_bar")) == bars

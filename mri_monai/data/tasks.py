@@ -37,7 +37,15 @@ from .fastmri_h5 import write_fastmri_h5
 from .mni import MNI_NOTICE
 from .subject import SyntheticSubject, make_subject
 
-__all__ = ["TASKS", "TaskSpec", "make_task_data", "split_counts"]
+__all__ = [
+    "TASKS",
+    "TaskSpec",
+    "make_task_data",
+    "make_task_subject",
+    "reconstruction_kspace_seed",
+    "reconstruction_slab",
+    "split_counts",
+]
 
 _RECON_SLICES = 16
 _RECON_CONTRASTS = {"t1w": "AXT1", "t2w": "AXT2", "flair": "AXFLAIR"}
@@ -73,17 +81,34 @@ def _nifti(array: np.ndarray, subject: SyntheticSubject, path: Path) -> Path:
     return path
 
 
-def _write_reconstruction(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
-    contrast = str(subject.parameters["recon_contrast"])
-    slices = volume_to_slices(subject.images[contrast])
+def reconstruction_slab(subject: SyntheticSubject) -> tuple[np.ndarray, np.ndarray]:
+    """The noiseless magnitude slab a reconstruction subject's k-space is simulated from.
+
+    Returns:
+        float32 (S, H, W) slices (16 axial slices around the largest brain section, fastMRI image layout), and the
+        (4, 4) affine of the slab as an (X, Y, S) volume.
+    """
+    slices = volume_to_slices(subject.images[str(subject.parameters["recon_contrast"])])
     centre = int(np.argmax(volume_to_slices(subject.brain_mask.astype(np.float32)).sum(axis=(1, 2))))
     start = max(0, centre - _RECON_SLICES // 2)
-    slab = slices[start : start + _RECON_SLICES]
     # affine of the slab as an (X, Y, S) volume: the subject's affine shifted to the first slice
     slab_affine = subject.affine @ np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, start], [0, 0, 0, 1]], float)
+    return slices[start : start + _RECON_SLICES], slab_affine
+
+
+def reconstruction_kspace_seed(subject: SyntheticSubject, num_coils: int) -> int:
+    """The seed of :func:`~mri_monai.data.acquisition.simulate_kspace` for a subject's ``num_coils`` k-space."""
+    return subject.seed * 7 + num_coils
+
+
+def _write_reconstruction(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
+    contrast = str(subject.parameters["recon_contrast"])
+    slab, slab_affine = reconstruction_slab(subject)
     entry = {"subject": folder.name, "acquisition": _RECON_CONTRASTS[contrast]}
     for key, coils in (("multicoil", int(options.get("coils", 8))), ("singlecoil", 1)):
-        acq = simulate_kspace(slab, coils, float(options.get("snr", 40.0)), seed=subject.seed * 7 + coils)
+        acq = simulate_kspace(
+            slab, coils, float(options.get("snr", 40.0)), seed=reconstruction_kspace_seed(subject, coils)
+        )
         path = folder / f"kspace_{key}.h5"
         write_fastmri_h5(
             path,
@@ -187,6 +212,27 @@ def _prepare_folder(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+def make_task_subject(task: str, index: int, subjects: int, seed: int = 0) -> SyntheticSubject:
+    """Subject ``index`` of ``make_task_data(task, ..., subjects, seed)``, made again (the same images and seeds).
+
+    Args:
+        task: one of :data:`TASKS`.
+        index: the subject's number (``sub-{index:03d}``), below ``subjects``.
+        subjects, seed: as given to :func:`make_task_data`.
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
+    if not 0 <= index < subjects:
+        raise ValueError(f"subject index {index} is outside 0..{subjects - 1}")
+    spec = TASKS[task]
+    recon_contrasts = np.random.default_rng(seed).choice(sorted(_RECON_CONTRASTS), size=subjects)
+    subject = make_subject(
+        seed * 1000 + index, spec.voxel_size, spec.shape, contrasts=spec.contrasts, tumour=spec.tumour
+    )
+    subject.parameters["recon_contrast"] = str(recon_contrasts[index])
+    return subject
+
+
 def make_task_data(
     task: str,
     out: str | os.PathLike,
@@ -222,13 +268,8 @@ def make_task_data(
     entries = []
     started = time.time()
     try:
-        rng = np.random.default_rng(seed)
-        recon_contrasts = rng.choice(sorted(_RECON_CONTRASTS), size=subjects)
         for i in tqdm(range(subjects), desc=f"make-data {task}", disable=not progress):
-            subject = make_subject(
-                seed * 1000 + i, spec.voxel_size, spec.shape, contrasts=spec.contrasts, tumour=spec.tumour
-            )
-            subject.parameters["recon_contrast"] = str(recon_contrasts[i])
+            subject = make_task_subject(task, i, subjects, seed)
             folder = work / f"sub-{i:03d}"
             folder.mkdir()
             entries.append(spec.write(subject, folder, work, options))

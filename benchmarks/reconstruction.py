@@ -55,12 +55,19 @@ BUNDLES = {"multicoil": "brain_mri_varnet_reconstruction", "singlecoil": "brain_
 NETWORK_NAMES = {"multicoil": "E2E VarNet", "singlecoil": "Deep Cascade CNN"}
 
 
-def load_network(coil_key: str) -> tuple[torch.nn.Module, ConfigParser]:
-    """The bundle's network with its shipped weights, and its inference configuration."""
+def inference_config(coil_key: str) -> ConfigParser:
+    """The inference configuration of the bundle for ``coil_key``, with its ``bundle_root``."""
     bundle = ROOT / "bundles" / BUNDLES[coil_key]
     config = ConfigParser()
     config.read_config(str(bundle / "configs" / "inference.json"))
     config["bundle_root"] = str(bundle)
+    return config
+
+
+def load_network(coil_key: str) -> tuple[torch.nn.Module, ConfigParser]:
+    """The bundle's network with its shipped weights, and its inference configuration."""
+    bundle = ROOT / "bundles" / BUNDLES[coil_key]
+    config = inference_config(coil_key)
     network = config.get_parsed_content("network_def", instantiate=True)
     network.load_state_dict(torch.load(bundle / "models" / "model.pt", weights_only=True, map_location="cpu"))
     return network.eval(), config
@@ -122,16 +129,15 @@ def ceiling(data: Path, accelerations: list[int]) -> list[tuple[str, str, dict[s
     """
     datalist = json.loads((data / "datalist.json").read_text())
     subjects = sum(len(datalist[split]) for split in ("training", "validation", "test"))
-    network_config = load_network("multicoil")[1]
-    undersample = Undersampled(
-        "kspace", network_config["mask_type"], network_config["center_fractions"], network_config["accelerations"]
-    )
+    config = inference_config("multicoil")
+    undersample = Undersampled("kspace", config["mask_type"], config["center_fractions"], config["accelerations"])
+    load = LoadFastMRId("multicoil")
     per_oracle: dict[tuple[str, str], list[dict[str, float]]] = {}
-    for entry in load_decathlon_datalist(str(data / "datalist.json"), True, "test"):
-        d = LoadFastMRId("multicoil")(dict(entry))
+    for entry in datalist["test"]:
+        d = load({"multicoil": str(data / entry["multicoil"])})
         measured, target = d["kspace"], d["target"]
         subject = make_task_subject(
-            "reconstruction", int(Path(entry["subject"]).name[4:]), subjects, int(datalist["seed"])
+            "reconstruction", int(entry["subject"].removeprefix("sub-")), subjects, int(datalist["seed"])
         )
         slab = reconstruction_slab(subject)[0]
         coils = measured.shape[1]

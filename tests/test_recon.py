@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from monai.apps.reconstruction.networks.nets.complex_unet import ComplexUnet
 from monai.bundle import ConfigParser
 from monai.transforms import Compose
 
@@ -15,12 +16,14 @@ from mri_monai.data.tasks import make_task_data
 from mri_monai.errors import InputError
 from mri_monai.kspace import fft2c, ifft2c, rss
 from mri_monai.recon import (
+    BlockMaxPool2d,
     DataConsistency,
     DeepCascadeCNN,
     E2EVarNet,
     FastMRISliceDataset,
     FastMRIUNet,
     KspaceSliceInferer,
+    LeanBasicUNet,
     LoadFastMRId,
     Undersampled,
     ZeroFilledScaled,
@@ -28,6 +31,7 @@ from mri_monai.recon import (
     nmse,
     psnr,
     ssim,
+    unet_features,
     zero_filled,
 )
 
@@ -112,6 +116,22 @@ def test_fastmri_unet_layout():
     x = torch.arange(16.0).reshape(1, 1, 4, 4)
     torch.testing.assert_close(net.down_1.max_pooling(x), torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]]))
     assert net(torch.randn(2, 2, 32, 48)).shape == (2, 2, 32, 48)
+
+
+def test_lean_basic_unet_is_monais_basic_unet():
+    x = torch.randn(2, 3, 7, 9)
+    assert torch.equal(BlockMaxPool2d()(x), torch.nn.MaxPool2d(2)(x))
+    torch.manual_seed(0)
+    monai_unet = ComplexUnet(features=unet_features(4)).unet  # the BasicUNet MONAI's ComplexUnet builds
+    lean = LeanBasicUNet(4)
+    lean.load_state_dict(monai_unet.state_dict())  # strict: the same parameter names and shapes
+    for batch in (1, 3):
+        x = torch.randn(batch, 2, 32, 48, requires_grad=True)
+        expected, got = monai_unet(x), lean(x)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+        (grad_expected,) = torch.autograd.grad(expected.square().sum(), monai_unet.conv_0.conv_0.conv.weight)
+        (grad_got,) = torch.autograd.grad(got.square().sum(), lean.conv_0.conv_0.conv.weight)
+        torch.testing.assert_close(grad_got, grad_expected, atol=1e-4, rtol=1e-4)
 
 
 @pytest.fixture(scope="module")

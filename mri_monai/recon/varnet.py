@@ -28,7 +28,7 @@ from monai.apps.reconstruction.networks.nets.utils import (
 from monai.apps.reconstruction.networks.nets.varnet import VariationalNetworkModel
 from torch import Tensor, nn
 
-from .unet import FastMRIUNet, unet_features
+from .unet import FastMRIUNet, LeanBasicUNet, unet_features
 
 __all__ = [
     "E2EVarNet",
@@ -75,10 +75,10 @@ class BatchCoilSensitivityModel(CoilSensitivityModel):
         return left, right
 
 
-def complex_unet_net(chans: int, unet_topology: str) -> nn.Module | None:
-    """The ``conv_net`` for MONAI's ``ComplexUnet``: ``None`` (its ``BasicUNet``) or a :class:`FastMRIUNet`."""
+def complex_unet_net(chans: int, unet_topology: str) -> nn.Module:
+    """``ComplexUnet``'s ``conv_net``: its own ``BasicUNet`` as :class:`LeanBasicUNet`, or :class:`FastMRIUNet`."""
     if unet_topology == "monai":
-        return None
+        return LeanBasicUNet(chans)
     if unet_topology == "fastmri":
         return FastMRIUNet(chans)
     raise ValueError(f"unet_topology must be 'monai' or 'fastmri', got {unet_topology!r}")

@@ -184,7 +184,7 @@ def median_seconds(fn, repeats: int) -> float:
 OPERATOR_GROUPS = {
     "convolution": ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward"),
     "pooling": ("aten::max_pool2d_with_indices", "aten::avg_pool2d", "aten::maximum"),
-    "normalisation": ("aten::native_batch_norm",),
+    "normalisation": ("aten::native_batch_norm", "aten::native_group_norm"),
     "FFT": ("aten::_fft_c2c",),
 }
 

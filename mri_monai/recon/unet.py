@@ -3,8 +3,8 @@
 fastMRI's ``Unet(chans, num_pool_layers=4)`` and MONAI's ``BasicUNet`` with features ``(c, 2c, 4c, 8c, 16c, c)`` share
 their encoder, but ``BasicUNet``'s last up-sampling keeps all ``2c`` channels and concatenates them with the ``c``
 skip channels, so its full-resolution convolutions see ``3c`` inputs where fastMRI's see ``2c``; it also max-pools
-where fastMRI average-pools. At the VarNet's sizes MONAI's U-Net made our VarNet 5-13 % slower than fastMRI's on a
-CPU (``benchmarks/reconstruction.py``). :class:`FastMRIUNet` rebuilds that last block with MONAI's ``UpCat``
+where fastMRI average-pools. At the VarNet's sizes MONAI's U-Net as MONAI builds it made our VarNet 5-13 % slower
+than fastMRI's on a CPU. :class:`FastMRIUNet` rebuilds that last block with MONAI's ``UpCat``
 halving the channels and pools by averaging; the defaults take fastMRI's other layer choices (no convolution bias
 before instance norm, instance norm without affine parameters, LeakyReLU slope 0.2).
 
@@ -12,9 +12,11 @@ before instance norm, instance norm without affine parameters, LeakyReLU slope 0
 outputs) computed more cheaply on a CPU: torch's ``instance_norm`` copies its affine parameters once per batch element
 on every call (here it is ``group_norm`` with one channel per group), ``max_pool2d`` runs several times slower than two
 element-wise maxima of strided views, every ``UpCat`` pads its input by zero rows (a copy) when the sizes already
-match, and oneDNN's convolutions reorder channels-first tensors on every call (here the feature maps are channels-last
-inside the U-Net). At the VarNet's small feature maps (8 coils, 160 x 128) the first three took about a sixth of the
-forward pass; the last two made the VarNet forward about 1.2x (160 x 128) to 1.3x (320 x 320) faster again.
+match; and the feature maps are channels-last inside the U-Net, where oneDNN's convolutions and ``group_norm`` ran
+faster on this CPU. At the VarNet's small feature maps (8 coils, 160 x 128) the first three took about a sixth of the
+forward pass; group norm with channels-last made the VarNet forward (8 features) about 1.2x (160 x 128) to 1.3x
+(320 x 320) faster again, neither of the two alone more than about 1.1x. With it our VarNet runs 1.14x (160 x 128)
+to 1.27x (320 x 320) faster than ``fastmri.models.VarNet`` at the same size (``benchmarks/reconstruction.py``).
 """
 
 from __future__ import annotations

@@ -17,5 +17,5 @@ from .outputs import (
 )
 from .slice_dataset import FastMRISliceDataset
 from .transforms import LoadFastMRId, Undersampled, ZeroFilledScaled, mask_seed
-from .unet import AffineInstanceNorm2d, BlockMaxPool2d, FastMRIUNet, LeanBasicUNet, unet_features
+from .unet import BlockMaxPool2d, FastMRIUNet, LeanBasicUNet, unet_features
 from .varnet import BatchCoilSensitivityModel, E2EVarNet, UnitSensitivity, sampled_points

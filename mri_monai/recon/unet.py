@@ -10,23 +10,20 @@ before instance norm, instance norm without affine parameters, LeakyReLU slope 0
 
 :class:`LeanBasicUNet` is the ``BasicUNet`` that MONAI's ``ComplexUnet`` builds (same parameters, state dict and
 outputs) computed more cheaply on a CPU: torch's ``instance_norm`` copies its affine parameters once per batch element
-on every call (here it is ``group_norm`` with one channel per group), ``max_pool2d`` runs several times slower than two
-element-wise maxima of strided views, every ``UpCat`` pads its input by zero rows (a copy) when the sizes already
-match; and the feature maps are channels-last inside the U-Net, where oneDNN's convolutions and ``group_norm`` ran
-faster on this CPU. At the VarNet's small feature maps (8 coils, 160 x 128) the first three took about a sixth of the
-forward pass; group norm with channels-last made the VarNet forward (8 features) about 1.2x (160 x 128) to 1.3x
-(320 x 320) faster again, neither of the two alone more than about 1.1x. With it our VarNet runs 1.14x (160 x 128)
-to 1.27x (320 x 320) faster than ``fastmri.models.VarNet`` at the same size (``benchmarks/reconstruction.py``).
+on every call (here it is torch's ``GroupNorm`` with one channel per group), ``max_pool2d`` runs several times slower
+than two element-wise maxima of strided views, every ``UpCat`` pads its input by zero rows (a copy) when the sizes
+already match, and its convolution weights are channels-last, so that oneDNN computes every feature map channels-last.
+With it our VarNet runs 1.16x (160 x 128) to 1.25x (320 x 320) faster than ``fastmri.models.VarNet`` at the same size
+(``benchmarks/reconstruction.py``).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from monai.networks.nets.basic_unet import BasicUNet, UpCat
 from torch import Tensor, nn
 
-__all__ = ["AffineInstanceNorm2d", "BlockMaxPool2d", "FastMRIUNet", "LeanBasicUNet", "unet_features"]
+__all__ = ["BlockMaxPool2d", "FastMRIUNet", "LeanBasicUNet", "unet_features"]
 
 
 def unet_features(chans: int) -> tuple[int, int, int, int, int, int]:
@@ -84,38 +81,14 @@ class BlockMaxPool2d(nn.Module):
         return torch.maximum(rows[..., 0::2], rows[..., 1::2])
 
 
-class AffineInstanceNorm2d(nn.InstanceNorm2d):
-    """``nn.InstanceNorm2d(affine=True)`` without running statistics, as ``group_norm`` with one channel per group.
-
-    The same parameters, state dict and outputs as ``nn.InstanceNorm2d``, without copying the affine parameters per
-    batch element, and in the input's memory format (channels-last stays channels-last).
-
-    Args:
-        num_features: channels C.
-        eps: added to the variance.
-
-    Inputs:
-        (B, C, H, W).
-
-    Returns:
-        (B, C, H, W).
-    """
-
-    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
-        super().__init__(num_features, eps=eps, affine=True, track_running_stats=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.group_norm(x, self.num_features, self.weight, self.bias, self.eps)
-
-
 class LeanBasicUNet(BasicUNet):
-    """The 2D ``BasicUNet`` of MONAI's ``ComplexUnet``, with :class:`BlockMaxPool2d` and :class:`AffineInstanceNorm2d`.
+    """The 2D ``BasicUNet`` of MONAI's ``ComplexUnet``, with :class:`BlockMaxPool2d` and ``nn.GroupNorm`` instance norm.
 
     ``ComplexUnet(features=unet_features(chans))`` without a ``conv_net`` builds ``BasicUNet`` with LeakyReLU 0.1,
     affine instance norm, convolution bias and transposed-convolution up-sampling; this is that network with the
     same parameter names, so its state dicts (the shipped weights) load unchanged, and the same outputs. Its
     ``UpCat`` blocks do not pad, so H and W must be divisible by 16 (``ComplexUnet`` pads its input to that). The
-    feature maps are channels-last inside; the output is contiguous (channels-first).
+    parameters are channels-last (state dicts load either way), and so are the outputs.
 
     Args:
         chans: features at full resolution, doubling over the 4 poolings (fastMRI's ``chans``).
@@ -145,16 +118,6 @@ class LeanBasicUNet(BasicUNet):
             up.is_pad = False  # the sizes match at every level when H and W are divisible by 16
         for module in list(self.modules()):
             for name, child in list(module.named_children()):
-                if isinstance(child, nn.InstanceNorm2d) and not isinstance(child, AffineInstanceNorm2d):
-                    setattr(module, name, AffineInstanceNorm2d(child.num_features, child.eps))
-
-    def forward(self, x: Tensor) -> Tensor:
-        x0 = self.conv_0(x.contiguous(memory_format=torch.channels_last))  # TorchScript has no super().forward
-        x1 = self.down_1(x0)
-        x2 = self.down_2(x1)
-        x3 = self.down_3(x2)
-        x4 = self.down_4(x3)
-        u3 = self.upcat_4(x4, x3)
-        u2 = self.upcat_3(u3, x2)
-        u1 = self.upcat_2(u2, x1)
-        return self.final_conv(self.upcat_1(u1, x0)).contiguous()
+                if isinstance(child, nn.InstanceNorm2d):  # affine, no running statistics: the same parameter names
+                    setattr(module, name, nn.GroupNorm(child.num_features, child.num_features, child.eps))
+        self.to(memory_format=torch.channels_last)

@@ -12,6 +12,7 @@ from monai.data import MetaTensor
 
 from mri_monai.case_metrics import CaseMetricsWriter
 from mri_monai.enhance.metrics import EnhancementMetricsSaver
+from mri_monai.recon import ReconstructionMetricsWriter
 
 
 class MeanError(CaseMetricsWriter):
@@ -86,3 +87,40 @@ def test_enhancement_metrics_are_grouped_by_noise_level(tmp_path):
     assert network["psnr"] == pytest.approx((network["psnr_3pct"] + network["psnr_10pct"]) / 2, abs=1e-3)
     assert summary["cases"] == 1
     assert next(csv.DictReader((tmp_path / "metrics.csv").read_text().splitlines()))["noise_level"] == "0.03"
+
+
+def test_reconstruction_metrics_are_grouped_by_acceleration_and_acquisition(tmp_path):
+    reference = torch.zeros(2, 16, 16)
+    reference[:, 4:12, 4:12] = 1.0
+    items = []
+    for name, label, errors in (("a.h5", "AXT2", {4: 0.01, 8: 0.02}), ("b.h5", "AXT1", {4: 0.04, 8: 0.08})):
+        for acceleration, error in errors.items():
+            pred = reference + error
+            items.append(
+                {
+                    "target": reference,
+                    "pred": pred,
+                    "zero_filled": reference + 0.5,
+                    "filename": name,
+                    "acquisition": label,
+                    "acceleration": acceleration,
+                    "real_acceleration": acceleration,
+                }
+            )
+    untagged = [{k: v for k, v in item.items() if k != "acquisition"} for item in items[:1]]
+    _run(ReconstructionMetricsWriter(tmp_path, {"network": "pred", "zero_filled": "zero_filled"}), items)
+    summary = json.loads((tmp_path / "metrics_summary.json").read_text())
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").read_text().splitlines()))
+    assert list(rows[0])[:5] == ["case", "acquisition", "acceleration", "real_acceleration", "method"]
+    assert summary["cases"] == 4 and sorted(summary["by_acquisition"]) == ["AXT1", "AXT2"]
+    t2, t1 = summary["by_acquisition"]["AXT2"], summary["by_acquisition"]["AXT1"]
+    assert t2["files"] == 1 and sorted(t2) == ["4x", "8x", "files"]
+    # a constant offset e costs PSNR 20 log10(1 / e): 40 dB at 0.01, 28 dB at 0.04
+    assert t2["4x"]["network"]["psnr"] == pytest.approx(40.0, abs=0.01)
+    assert t1["4x"]["network"]["psnr"] == pytest.approx(27.96, abs=0.01)
+    overall = summary["by_acceleration"]["4x"]["network"]["psnr"]
+    assert overall == pytest.approx((t2["4x"]["network"]["psnr"] + t1["4x"]["network"]["psnr"]) / 2, abs=1e-3)
+    _run(ReconstructionMetricsWriter(tmp_path / "u", {"network": "pred", "zero_filled": "zero_filled"}), untagged)
+    untagged_summary = json.loads((tmp_path / "u" / "metrics_summary.json").read_text())
+    assert list(untagged_summary["by_acquisition"]) == ["unknown"]
+    assert untagged_summary["by_acquisition"]["unknown"]["4x"]["network"]["psnr"] == pytest.approx(40.0, abs=0.01)

@@ -149,6 +149,7 @@ def test_pipeline_transforms(subject):
     b = pipeline({"multicoil": path, "acceleration": 8})
     assert torch.equal(a["mask"], b["mask"]) and a["mask"].shape == (1, 1, 1, 128)  # reproducible, one per volume
     assert a["kspace"].shape == (16, 8, 160, 128) and a["real_acceleration"] > 6
+    assert a["acquisition"] in ("AXT1", "AXT2", "AXFLAIR")  # the file's label, for per-contrast summaries
     torch.testing.assert_close(a["zero_filled"], zero_filled(a["kspace"]) * a["scale"].reshape(-1, 1, 1))
     assert torch.allclose(a["zero_filled"].amax(dim=(1, 2)), a["scale"])
     with pytest.raises(InputError, match="not one of"):

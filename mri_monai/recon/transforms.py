@@ -35,7 +35,8 @@ class LoadFastMRId(MapTransform):
     Adds ``kspace`` (complex64 (S, C, H, W); single-coil files give C = 1), ``target`` (float32 (S, H', W'), when
     the file has one), ``mask`` (bool (W,), when the file stores one), ``affine`` (float64 (4, 4): the file's
     ``affine`` attribute for the (X, Y, S) volume layout, identity when absent), ``recon_size`` (int64 (2,): the
-    target's (H', W'), else the ISMRMRD header's ``reconSpace``, else (H, W)) and ``filename``.
+    target's (H', W'), else the ISMRMRD header's ``reconSpace``, else (H, W)), ``acquisition`` (the file's
+    ``acquisition`` attribute, e.g. ``"AXT2"``; ``"unknown"`` when absent) and ``filename``.
 
     Raises:
         InputError: missing, truncated or non-HDF5 file; missing, real-valued or non-finite ``kspace``; a stored mask
@@ -69,6 +70,7 @@ class LoadFastMRId(MapTransform):
             else:
                 recon_size = volume.recon_size or volume.kspace.shape[-2:]
             d["recon_size"] = torch.tensor([int(n) for n in recon_size])
+            d["acquisition"] = str(volume.attrs.get("acquisition", "unknown"))
             d["filename"] = str(volume.path)
         return d
 

@@ -11,13 +11,15 @@ one run: the whole CS pipeline (ESPIRiT + L1-wavelet) against the VarNet forward
 estimation), and our VarNet against ``fastmri.models.VarNet`` at the same configuration (``pip install fastmri``;
 benchmark only), both with the shipped U-Net layout (``unet_topology`` of the bundle's inference config) and with
 the other one (same configuration, untrained: the forward's cost does not depend on the weights), with a
-torch-profiler breakdown of the forwards by operator group. Ceiling: the SSIM the noisy RSS references leave
+torch-profiler breakdown of the forwards by operator group. Sizes: the CS pipeline against untrained E2E VarNets
+from the shipped configuration down to 1.2 M parameters, to show how far a smaller network moves the speed ratio
+(:data:`SWEEP_CONFIGS`). Ceiling: the SSIM the noisy RSS references leave
 reachable, from oracles that know each test subject's noiseless image (the subjects are made again from their seeds;
 see :func:`ceiling`). Prints the tables as markdown. All data are SYNTHETIC.
 
 Usage::
 
-    python benchmarks/reconstruction.py [--data DIR] [--repeats 5] [--only quality|speed|ceiling]
+    python benchmarks/reconstruction.py [--data DIR] [--repeats 5] [--only quality|speed|sizes|ceiling]
 """
 
 from __future__ import annotations
@@ -295,12 +297,36 @@ def speed(
     return rows, {name: profile_ms(forward) for name, forward in forwards.items()}
 
 
+#: (num_cascades, chans, sens_chans) of the size sweep: the shipped configuration, then ever smaller ones.
+SWEEP_CONFIGS = ((6, 12, 4), (6, 8, 4), (4, 8, 4), (4, 6, 4))
+
+
+def size_sweep(kspace: Tensor, mask: Tensor, repeats: int) -> tuple[float, list[tuple[tuple[int, ...], float, float]]]:
+    """CS pipeline seconds, and (configuration, M parameters, forward seconds) of untrained E2E VarNets.
+
+    The forward time does not depend on the weights, so untrained networks tell how far a smaller network would
+    move the CS / VarNet speed ratio; each size's quality would need its own training.
+    """
+    cs_seconds = median_seconds(lambda: compressed_sensing(kspace, mask), repeats)
+    rows = []
+    for cfg in SWEEP_CONFIGS:
+        net = E2EVarNet(*cfg).eval()
+
+        def forward(net: torch.nn.Module = net) -> None:
+            with torch.no_grad():
+                net(kspace[None], mask[None])
+
+        millions = sum(p.numel() for p in net.parameters()) / 1e6
+        rows.append((cfg, millions, median_seconds(forward, repeats)))
+    return cs_seconds, rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT / "demo_data" / "reconstruction"))
     parser.add_argument("--accelerations", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", choices=["quality", "speed", "ceiling"], help="run one of the three parts")
+    parser.add_argument("--only", choices=["quality", "speed", "sizes", "ceiling"], help="run one of the four parts")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     data = Path(args.data)
@@ -311,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         print_quality(data, args.accelerations)
     if args.only in (None, "speed"):
         print_speed(data, args.repeats)
+    if args.only in (None, "sizes"):
+        print_sizes(data, args.repeats)
     if args.only in (None, "ceiling"):
         print_ceiling(data, args.accelerations)
     return 0
@@ -358,6 +386,19 @@ def print_speed(data: Path, repeats: int) -> None:
         print("|---|" + "---|" * len(groups))
         for name, ms in profiles.items():
             print(f"| {name} | " + " | ".join(f"{ms[g]:.0f}" for g in groups) + " |")
+
+
+def print_sizes(data: Path, repeats: int) -> None:
+    _, config = load_network("multicoil")
+    slices = speed_slices(data, config, (None, (320, 320)))
+    results = {size: size_sweep(kspace, mask, repeats) for size, (kspace, mask) in slices.items()}
+    print("\n### VarNet size sweep (untrained networks; seconds per slice, one CPU thread, median; CS / VarNet)\n")
+    print("| (cascades, chans, sens_chans) | M parameters | " + " | ".join(results) + " |")
+    print("|---|---|" + "---|" * len(results))
+    print("| CS pipeline | - | " + " | ".join(f"{cs:.3f}" for cs, _ in results.values()) + " |")
+    for i, (cfg, millions, _) in enumerate(next(iter(results.values()))[1]):
+        cells = [f"{rows[i][2]:.3f} ({cs / rows[i][2]:.1f}x)" for cs, rows in results.values()]
+        print(f"| {cfg} | {millions:.2f} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

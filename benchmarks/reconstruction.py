@@ -13,7 +13,7 @@ benchmark only), both with the shipped U-Net layout (``unet_topology`` of the bu
 the other one (same configuration, untrained: the forward's cost does not depend on the weights), with a
 torch-profiler breakdown of the forwards by operator group. Sizes: the CS pipeline against untrained E2E VarNets
 from the shipped configuration down to 1.2 M parameters, to show how far a smaller network moves the speed ratio
-(:data:`SWEEP_CONFIGS`). Ceiling: the SSIM the noisy RSS references leave
+(:data:`SMALLER_CONFIGS`). Ceiling: the SSIM the noisy RSS references leave
 reachable, from oracles that know each test subject's noiseless image (the subjects are made again from their seeds;
 see :func:`ceiling`). Prints the tables as markdown. All data are SYNTHETIC.
 
@@ -229,23 +229,35 @@ def speed_slices(
     return slices
 
 
+def varnet_forward(net: torch.nn.Module, kspace: Tensor, mask: Tensor) -> Callable[[], None]:
+    """A no-argument call of ``net`` on one (C, H, W) slice and its mask, without gradients, to time or profile."""
+
+    def forward() -> None:
+        with torch.no_grad():
+            net(kspace[None], mask[None])
+
+    return forward
+
+
+def million_parameters(net: torch.nn.Module) -> float:
+    """Number of parameters of ``net`` in millions."""
+    return sum(p.numel() for p in net.parameters()) / 1e6
+
+
+def cs_seconds(kspace: Tensor, mask: Tensor, repeats: int) -> float:
+    """Median seconds of the whole CS pipeline (ESPIRiT maps + L1-wavelet) on one (C, H, W) slice."""
+    return median_seconds(lambda: compressed_sensing(kspace, mask), repeats)
+
+
 def speed(
     kspace: Tensor, mask: Tensor, network: torch.nn.Module, config: ConfigParser, repeats: int
 ) -> tuple[list[tuple[str, float]], dict[str, dict[str, float]]]:
     """(what, seconds per slice) rows for one (C, H, W) slice, measured in this one run, and the forwards' profiles."""
-
-    def varnet_forward(net: torch.nn.Module = network) -> None:
-        with torch.no_grad():
-            net(kspace[None], mask[None])
-
     shipped = config["network_def#unet_topology"]
-    cs_seconds = median_seconds(lambda: compressed_sensing(kspace, mask), repeats)
+    ours = varnet_forward(network, kspace, mask)
     rows = [
-        ("CS pipeline: ESPIRiT + L1-wavelet, 30 iterations (sigpy)", cs_seconds),
-        (
-            f"E2E VarNet forward (mri_monai, shipped weights, unet_topology={shipped})",
-            median_seconds(varnet_forward, repeats),
-        ),
+        ("CS pipeline: ESPIRiT + L1-wavelet, 30 iterations (sigpy)", cs_seconds(kspace, mask, repeats)),
+        (f"E2E VarNet forward (mri_monai, shipped weights, unet_topology={shipped})", median_seconds(ours, repeats)),
     ]
     try:
         import fastmri.models
@@ -264,22 +276,16 @@ def speed(
 
     other = "monai" if shipped == "fastmri" else "fastmri"
     topology = E2EVarNet(config["num_cascades"], config["chans"], config["sens_chans"], unet_topology=other).eval()
-
-    def topology_forward() -> None:
-        varnet_forward(topology)
-
     forwards = {
-        f"ours, {shipped} topology": varnet_forward,
+        f"ours, {shipped} topology": ours,
         "fastMRI": fastmri_forward,
-        f"ours, {other} topology": topology_forward,
+        f"ours, {other} topology": varnet_forward(topology, kspace, mask),
     }
     seconds: dict[str, list[float]] = {name: [] for name in forwards}
     for _ in range(3):  # interleaved, so that load changes hit all alike
         for name, forward in forwards.items():
             seconds[name].append(median_seconds(forward, repeats))
-    ours_m, theirs_m, topology_m = (
-        sum(p.numel() for p in n.parameters()) / 1e6 for n in (network, reference, topology)
-    )
+    ours_m, theirs_m, topology_m = (million_parameters(n) for n in (network, reference, topology))
     rows += [
         (
             f"E2E VarNet forward (mri_monai, unet_topology={shipped}, {ours_m:.2f} M parameters), interleaved",
@@ -297,28 +303,26 @@ def speed(
     return rows, {name: profile_ms(forward) for name, forward in forwards.items()}
 
 
-#: (num_cascades, chans, sens_chans) of the size sweep: the shipped configuration, then ever smaller ones.
-SWEEP_CONFIGS = ((6, 12, 4), (6, 8, 4), (4, 8, 4), (4, 6, 4))
+#: (num_cascades, chans, sens_chans) of the size sweep after the shipped configuration: ever smaller networks.
+SMALLER_CONFIGS = ((6, 8, 4), (4, 8, 4), (4, 6, 4))
 
 
-def size_sweep(kspace: Tensor, mask: Tensor, repeats: int) -> tuple[float, list[tuple[tuple[int, ...], float, float]]]:
+def size_sweep(
+    kspace: Tensor, mask: Tensor, config: ConfigParser, repeats: int
+) -> tuple[float, list[tuple[tuple[int, int, int], float, float]]]:
     """CS pipeline seconds, and (configuration, M parameters, forward seconds) of untrained E2E VarNets.
 
-    The forward time does not depend on the weights, so untrained networks tell how far a smaller network would
-    move the CS / VarNet speed ratio; each size's quality would need its own training.
+    The configurations are the shipped one (``config``'s ``num_cascades``, ``chans``, ``sens_chans``, with its
+    ``unet_topology``) and :data:`SMALLER_CONFIGS`. The forward time does not depend on the weights, so untrained
+    networks tell how far a smaller network would move the CS / VarNet speed ratio; each size's quality would need
+    its own training.
     """
-    cs_seconds = median_seconds(lambda: compressed_sensing(kspace, mask), repeats)
+    shipped = (config["num_cascades"], config["chans"], config["sens_chans"])
     rows = []
-    for cfg in SWEEP_CONFIGS:
-        net = E2EVarNet(*cfg).eval()
-
-        def forward(net: torch.nn.Module = net) -> None:
-            with torch.no_grad():
-                net(kspace[None], mask[None])
-
-        millions = sum(p.numel() for p in net.parameters()) / 1e6
-        rows.append((cfg, millions, median_seconds(forward, repeats)))
-    return cs_seconds, rows
+    for cfg in (shipped, *SMALLER_CONFIGS):
+        net = E2EVarNet(*cfg, unet_topology=config["network_def#unet_topology"]).eval()
+        rows.append((cfg, million_parameters(net), median_seconds(varnet_forward(net, kspace, mask), repeats)))
+    return cs_seconds(kspace, mask, repeats), rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -389,9 +393,9 @@ def print_speed(data: Path, repeats: int) -> None:
 
 
 def print_sizes(data: Path, repeats: int) -> None:
-    _, config = load_network("multicoil")
+    config = inference_config("multicoil")
     slices = speed_slices(data, config, (None, (320, 320)))
-    results = {size: size_sweep(kspace, mask, repeats) for size, (kspace, mask) in slices.items()}
+    results = {size: size_sweep(kspace, mask, config, repeats) for size, (kspace, mask) in slices.items()}
     print("\n### VarNet size sweep (untrained networks; seconds per slice, one CPU thread, median; CS / VarNet)\n")
     print("| (cascades, chans, sens_chans) | M parameters | " + " | ".join(results) + " |")
     print("|---|---|" + "---|" * len(results))

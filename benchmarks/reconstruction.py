@@ -6,7 +6,8 @@ fastMRI random 1D Cartesian masks at 4x (centre 0.08) and 8x (centre 0.04), one 
 name, NMSE / PSNR / SSIM per volume as fastMRI defines them (means over the test volumes). Multi-coil rows compare
 the VarNet with zero-filled RSS and L1-wavelet CS with ESPIRiT maps; single-coil rows the cascade with zero-filled
 and L1-wavelet CS. Speed: seconds per slice (8 coils, the data's 160 x 128, and the same slice's k-space zero-padded
-to fastMRI's 320 x 320 with a 4x mask drawn at that width) on one CPU thread, medians of repeated runs, side by side in
+to fastMRI's 320 x 320 with a 4x mask drawn at that width) on one CPU thread (``--threads``: more torch threads; the
+sigpy CS pipeline computes on one core whatever the setting), medians of repeated runs, side by side in
 one run: the whole CS pipeline (ESPIRiT + L1-wavelet) against the VarNet forward pass (with its sensitivity
 estimation), and our VarNet against ``fastmri.models.VarNet`` at the same configuration (``pip install fastmri``;
 benchmark only), both with the shipped U-Net layout (``unet_topology`` of the bundle's inference config) and with
@@ -19,7 +20,7 @@ see :func:`ceiling`). Prints the tables as markdown. All data are SYNTHETIC.
 
 Usage::
 
-    python benchmarks/reconstruction.py [--data DIR] [--repeats 5] [--only quality|speed|sizes|ceiling]
+    python benchmarks/reconstruction.py [--data DIR] [--repeats 5] [--threads 1] [--only quality|speed|sizes|ceiling]
 """
 
 from __future__ import annotations
@@ -330,9 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(ROOT / "demo_data" / "reconstruction"))
     parser.add_argument("--accelerations", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the speed parts (default 1)")
     parser.add_argument("--only", choices=["quality", "speed", "sizes", "ceiling"], help="run one of the four parts")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
     data = Path(args.data)
     if not (data / "datalist.json").is_file():
         make_task_data("reconstruction", data, subjects=12, seed=0, progress=False)
@@ -346,6 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "ceiling"):
         print_ceiling(data, args.accelerations)
     return 0
+
+
+def threads_label() -> str:
+    """How many torch threads the timings use, for the table titles."""
+    threads = torch.get_num_threads()
+    return "one CPU thread" if threads == 1 else f"{threads} torch threads (CS: one core)"
 
 
 def print_quality(data: Path, accelerations: list[int]) -> None:
@@ -370,7 +380,7 @@ def print_speed(data: Path, repeats: int) -> None:
     slices = speed_slices(data, config, (None, (320, 320)))  # the data's matrix, and fastMRI's
     results = {size: speed(kspace, mask, network, config, repeats) for size, (kspace, mask) in slices.items()}
     rows = {size: size_rows for size, (size_rows, _) in results.items()}
-    print("\n### Speed (seconds per slice, 8 coils, one CPU thread, median)\n")
+    print(f"\n### Speed (seconds per slice, 8 coils, {threads_label()}, median)\n")
     print("| what | " + " | ".join(rows) + " |")
     print("|---|" + "---|" * len(rows))
     for i, (what, _) in enumerate(next(iter(rows.values()))):
@@ -384,7 +394,8 @@ def print_speed(data: Path, repeats: int) -> None:
     for size, (_, profiles) in results.items():
         if not profiles:
             continue
-        print(f"\n### VarNet forward by operator, {size} (torch profiler, self CPU ms over 3 forwards, one thread)\n")
+        title = f"VarNet forward by operator, {size} (torch profiler, self CPU ms over 3 forwards, {threads_label()})"
+        print(f"\n### {title}\n")
         groups = list(next(iter(profiles.values())))
         print("| VarNet | " + " | ".join(groups) + " |")
         print("|---|" + "---|" * len(groups))
@@ -396,7 +407,7 @@ def print_sizes(data: Path, repeats: int) -> None:
     config = inference_config("multicoil")
     slices = speed_slices(data, config, (None, (320, 320)))
     results = {size: size_sweep(kspace, mask, config, repeats) for size, (kspace, mask) in slices.items()}
-    print("\n### VarNet size sweep (untrained networks; seconds per slice, one CPU thread, median; CS / VarNet)\n")
+    print(f"\n### VarNet size sweep (untrained networks; seconds per slice, {threads_label()}, median; CS / VarNet)\n")
     print("| (cascades, chans, sens_chans) | M parameters | " + " | ".join(results) + " |")
     print("|---|---|" + "---|" * len(results))
     print("| CS pipeline | - | " + " | ".join(f"{cs:.3f}" for cs, _ in results.values()) + " |")

@@ -7,7 +7,7 @@ name, NMSE / PSNR / SSIM per volume as fastMRI defines them (means over the test
 the VarNet with zero-filled RSS and L1-wavelet CS with ESPIRiT maps; single-coil rows the cascade with zero-filled
 and L1-wavelet CS. Speed: seconds per slice (8 coils, the data's 160 x 128, and the same slice's k-space zero-padded
 to fastMRI's 320 x 320 with a 4x mask drawn at that width) on one CPU thread (``--threads``: more torch threads; the
-sigpy CS pipeline computes on one core whatever the setting), medians of repeated runs, side by side in
+cores the CS pipeline keeps busy are printed, as it sets its own), medians of repeated runs, side by side in
 one run: the whole CS pipeline (ESPIRiT + L1-wavelet) against the VarNet forward pass (with its sensitivity
 estimation), and our VarNet against ``fastmri.models.VarNet`` at the same configuration (``pip install fastmri``;
 benchmark only), both with the shipped U-Net layout (``unet_topology`` of the bundle's inference config) and with
@@ -245,19 +245,23 @@ def million_parameters(net: torch.nn.Module) -> float:
     return sum(p.numel() for p in net.parameters()) / 1e6
 
 
-def cs_seconds(kspace: Tensor, mask: Tensor, repeats: int) -> float:
-    """Median seconds of the whole CS pipeline (ESPIRiT maps + L1-wavelet) on one (C, H, W) slice."""
-    return median_seconds(lambda: compressed_sensing(kspace, mask), repeats)
+def cs_timing(kspace: Tensor, mask: Tensor, repeats: int) -> tuple[float, float]:
+    """The whole CS pipeline (ESPIRiT maps + L1-wavelet) on one (C, H, W) slice: median seconds, and the cores it kept
+    busy (process CPU time / wall time over the warm-up and the timed runs)."""
+    cpu_started, wall_started = time.process_time(), time.perf_counter()
+    seconds = median_seconds(lambda: compressed_sensing(kspace, mask), repeats)
+    return seconds, (time.process_time() - cpu_started) / (time.perf_counter() - wall_started)
 
 
 def speed(
-    kspace: Tensor, mask: Tensor, network: torch.nn.Module, config: ConfigParser, repeats: int
+    kspace: Tensor, mask: Tensor, cs_seconds: float, network: torch.nn.Module, config: ConfigParser, repeats: int
 ) -> tuple[list[tuple[str, float]], dict[str, dict[str, float]]]:
-    """(what, seconds per slice) rows for one (C, H, W) slice, measured in this one run, and the forwards' profiles."""
+    """(what, seconds per slice) rows for one (C, H, W) slice and its CS pipeline seconds (:func:`cs_timing`, same
+    run), and the forwards' profiles."""
     shipped = config["network_def#unet_topology"]
     ours = varnet_forward(network, kspace, mask)
     rows = [
-        ("CS pipeline: ESPIRiT + L1-wavelet, 30 iterations (sigpy)", cs_seconds(kspace, mask, repeats)),
+        ("CS pipeline: ESPIRiT + L1-wavelet, 30 iterations (sigpy)", cs_seconds),
         (f"E2E VarNet forward (mri_monai, shipped weights, unet_topology={shipped})", median_seconds(ours, repeats)),
     ]
     try:
@@ -310,8 +314,8 @@ SMALLER_CONFIGS = ((6, 8, 4), (4, 8, 4), (4, 6, 4))
 
 def size_sweep(
     kspace: Tensor, mask: Tensor, config: ConfigParser, repeats: int
-) -> tuple[float, list[tuple[tuple[int, int, int], float, float]]]:
-    """CS pipeline seconds, and (configuration, M parameters, forward seconds) of untrained E2E VarNets.
+) -> list[tuple[tuple[int, int, int], float, float]]:
+    """(configuration, M parameters, forward seconds) of untrained E2E VarNets on one (C, H, W) slice.
 
     The configurations are the shipped one (``config``'s ``num_cascades``, ``chans``, ``sens_chans``, with its
     ``unet_topology``) and :data:`SMALLER_CONFIGS`. The forward time does not depend on the weights, so untrained
@@ -323,7 +327,7 @@ def size_sweep(
     for cfg in (shipped, *SMALLER_CONFIGS):
         net = E2EVarNet(*cfg, unet_topology=config["network_def#unet_topology"]).eval()
         rows.append((cfg, million_parameters(net), median_seconds(varnet_forward(net, kspace, mask), repeats)))
-    return cs_seconds(kspace, mask, repeats), rows
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,10 +347,16 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.only in (None, "quality"):
         print_quality(data, args.accelerations)
-    if args.only in (None, "speed"):
-        print_speed(data, args.repeats)
-    if args.only in (None, "sizes"):
-        print_sizes(data, args.repeats)
+    if args.only in (None, "speed", "sizes"):
+        config = inference_config("multicoil")
+        slices = speed_slices(data, config, (None, (320, 320)))  # the data's matrix, and fastMRI's
+        cs = {size: cs_timing(kspace, mask, args.repeats) for size, (kspace, mask) in slices.items()}
+        busy = ", ".join(f"{size} {cores:.2f}" for size, (_, cores) in cs.items())
+        print(f"\nCS pipeline, cores kept busy (CPU time / wall time) with {threads_label()}: {busy}.")
+        if args.only in (None, "speed"):
+            print_speed(slices, {size: seconds for size, (seconds, _) in cs.items()}, config, args.repeats)
+        if args.only in (None, "sizes"):
+            print_sizes(slices, {size: seconds for size, (seconds, _) in cs.items()}, config, args.repeats)
     if args.only in (None, "ceiling"):
         print_ceiling(data, args.accelerations)
     return 0
@@ -355,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
 def threads_label() -> str:
     """How many torch threads the timings use, for the table titles."""
     threads = torch.get_num_threads()
-    return "one CPU thread" if threads == 1 else f"{threads} torch threads (CS: one core)"
+    return "one CPU thread" if threads == 1 else f"{threads} torch threads"
 
 
 def print_quality(data: Path, accelerations: list[int]) -> None:
@@ -375,10 +385,11 @@ def print_ceiling(data: Path, accelerations: list[int]) -> None:
         print(f"| {acceleration} | {oracle} | {m['nmse']:.4f} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
 
 
-def print_speed(data: Path, repeats: int) -> None:
-    network, config = load_network("multicoil")
-    slices = speed_slices(data, config, (None, (320, 320)))  # the data's matrix, and fastMRI's
-    results = {size: speed(kspace, mask, network, config, repeats) for size, (kspace, mask) in slices.items()}
+def print_speed(
+    slices: dict[str, tuple[Tensor, Tensor]], cs: dict[str, float], config: ConfigParser, repeats: int
+) -> None:
+    network, _ = load_network("multicoil")
+    results = {size: speed(k, m, cs[size], network, config, repeats) for size, (k, m) in slices.items()}
     rows = {size: size_rows for size, (size_rows, _) in results.items()}
     print(f"\n### Speed (seconds per slice, 8 coils, {threads_label()}, median)\n")
     print("| what | " + " | ".join(rows) + " |")
@@ -403,10 +414,10 @@ def print_speed(data: Path, repeats: int) -> None:
             print(f"| {name} | " + " | ".join(f"{ms[g]:.0f}" for g in groups) + " |")
 
 
-def print_sizes(data: Path, repeats: int) -> None:
-    config = inference_config("multicoil")
-    slices = speed_slices(data, config, (None, (320, 320)))
-    results = {size: size_sweep(kspace, mask, config, repeats) for size, (kspace, mask) in slices.items()}
+def print_sizes(
+    slices: dict[str, tuple[Tensor, Tensor]], cs: dict[str, float], config: ConfigParser, repeats: int
+) -> None:
+    results = {size: (cs[size], size_sweep(k, m, config, repeats)) for size, (k, m) in slices.items()}
     print(f"\n### VarNet size sweep (untrained networks; seconds per slice, {threads_label()}, median; CS / VarNet)\n")
     print("| (cascades, chans, sens_chans) | M parameters | " + " | ".join(results) + " |")
     print("|---|---|" + "---|" * len(results))

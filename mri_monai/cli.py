@@ -2,8 +2,8 @@
 
 Sub-commands:
 
-- ``make-data TASK --out DIR [--subjects N] [--seed S] [--overwrite]``: synthetic data and a datalist
-  (``TASK`` may be ``all``: one folder per task under ``DIR``).
+- ``make-data TASK --out DIR [--subjects N] [--seed S] [--overwrite] [--randomise]``: synthetic data and a datalist
+  (``TASK`` may be ``all``: one folder per task under ``DIR``; ``--randomise`` for domain-randomised subjects).
 - ``demo [--out DIR]``: the main job: demo data for every task, then every bundle on it, with a report.
 - ``compare-registration --fixed F --moving M [--fixed-labels FL --moving-labels ML] --out DIR``: no registration,
   Elastix affine and affine+B-spline, and the VoxelMorph bundle's network (alone and with instance optimisation) on
@@ -23,13 +23,21 @@ __all__ = ["main", "build_parser"]
 
 
 def _make_data(args: argparse.Namespace) -> int:
-    from .data.tasks import TASKS, make_task_data
+    from .data.randomise import DomainRandomisation
+    from .data.tasks import TASKS, check_options, make_task_data
 
     tasks = sorted(TASKS) if args.task == "all" else [args.task]
-    options = {"coils": args.coils, "snr": args.snr, "noise": args.noise}
+    options = {"coils": args.coils, "snr": args.snr, "noise": args.noise, "coils_range": tuple(args.coils_range)}
+    try:  # every option is checked before anything is written
+        check_options(options)
+        randomisation = DomainRandomisation(intensity=args.intensity) if args.randomise else None
+        if args.subjects < 1:
+            raise ValueError(f"need at least one subject, got {args.subjects}")
+    except ValueError as e:
+        raise InputError("make-data", str(e)) from None
     for task in tasks:
         out = Path(args.out) / task if args.task == "all" else Path(args.out)
-        make_task_data(task, out, args.subjects, args.seed, overwrite=args.overwrite, **options)
+        make_task_data(task, out, args.subjects, args.seed, args.overwrite, True, randomisation, **options)
     return 0
 
 
@@ -86,7 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     make.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     make.add_argument("--coils", type=int, default=8, help="reconstruction: receive coils (default 8)")
-    make.add_argument("--snr", type=float, default=40.0, help="reconstruction: image SNR (default 40)")
+    make.add_argument(
+        "--snr", type=float, default=40.0, help="reconstruction: image SNR (default 40; inf: noiseless k-space)"
+    )
+    make.add_argument(
+        "--randomise",
+        action="store_true",
+        help="domain-randomised subjects: random anatomy, intensities, gamma, bias, blur, head; for reconstruction "
+        "also random coils, coil array, phase and field of view (mri_monai.data.randomise)",
+    )
+    make.add_argument("--intensity", default="mixed", help="with --randomise: physics, gmm or mixed (default mixed)")
+    make.add_argument(
+        "--coils-range", type=int, nargs=2, default=(4, 24), metavar=("LOW", "HIGH"),
+        help="with --randomise, reconstruction: range of the number of coils (default 4 24)",
+    )  # fmt: skip
     make.add_argument(
         "--noise", type=float, default=0.03, help="segmentation: Rician noise, fraction of the 99th percentile (0.03)"
     )

@@ -65,37 +65,44 @@ def smooth_phase(shape: Sequence[int], rng: np.random.Generator, max_rad: float 
 def simulate_kspace(
     slices: np.ndarray,
     num_coils: int,
-    snr: float,
+    snr: float | None,
     seed: int,
     phase: bool = True,
+    coil_distance: float = 1.5,
+    max_phase: float = np.pi / 2,
 ) -> KspaceAcquisition:
     """Multi-coil (``num_coils`` > 1) or single-coil k-space of magnitude slices.
 
     The complex object is ``slices * exp(i phase)``; coil images are ``S_c x`` with maps normalised
     to ``sum |S_c|^2 = 1`` (so the noiseless RSS equals the magnitude); complex Gaussian noise of std
-    ``sigma = mean brain signal / snr`` is added in k-space.
+    ``sigma = mean brain signal / snr`` is added in k-space (none when ``snr`` is None: noiseless k-space, whose
+    RSS is the magnitude, for training with noise drawn on the fly).
 
     Args:
         slices: float (S, H, W) magnitude images.
         num_coils: 1 for single-coil k-space (S, H, W), otherwise (S, C, H, W).
-        snr: mean signal over non-zero pixels divided by the noise std.
+        snr: mean signal over non-zero pixels divided by the noise std; None for no noise.
         seed: makes coil maps, phase and noise.
         phase: add a smooth background phase per slab.
+        coil_distance: coil array radius (see :func:`~mri_monai.kspace.simulate_coil_sensitivities`).
+        max_phase: largest background phase, radians.
     """
     if slices.ndim != 3:
         raise ValueError(f"expected (S, H, W) slices, got shape {slices.shape}")
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
     mag = torch.from_numpy(np.ascontiguousarray(slices, dtype=np.float32))
-    ph = torch.from_numpy(smooth_phase(slices.shape, rng)) if phase else torch.zeros_like(mag)
+    ph = torch.from_numpy(smooth_phase(slices.shape, rng, max_phase)) if phase else torch.zeros_like(mag)
     obj = torch.polar(mag, ph)
-    sigma = noise_sigma_for_snr(mag, snr)
+    sigma = 0.0 if snr is None else noise_sigma_for_snr(mag, snr)
     if num_coils == 1:
-        kspace = add_complex_noise(fft2c(obj), sigma, generator)
+        kspace = add_complex_noise(fft2c(obj), sigma, generator) if sigma > 0 else fft2c(obj)
         recon = ifft2c(kspace).abs()
         return KspaceAcquisition(kspace.numpy(), recon.numpy().astype(np.float32), None, sigma)
-    sens = simulate_coil_sensitivities(tuple(slices.shape[-2:]), num_coils, seed=int(rng.integers(2**31)))
+    sens = simulate_coil_sensitivities(
+        tuple(slices.shape[-2:]), num_coils, coil_distance, seed=int(rng.integers(2**31))
+    )
     coil_images = sensitivity_expand(obj, sens, dim=1)  # (S, C, H, W)
-    kspace = add_complex_noise(fft2c(coil_images), sigma, generator)
+    kspace = add_complex_noise(fft2c(coil_images), sigma, generator) if sigma > 0 else fft2c(coil_images)
     recon = rss(ifft2c(kspace), dim=1)
     return KspaceAcquisition(kspace.numpy(), recon.numpy().astype(np.float32), sens.numpy(), sigma)

@@ -15,6 +15,7 @@ from scipy import ndimage
 
 from .deformation import random_affine, random_deformation, warp
 from .mni import load_tissue_maps
+from .randomise import DomainRandomisation, head_shells, sharpen_fractions, texture_field
 from .relaxation import SEQUENCES, TISSUES, Tissue, signal, with_gadolinium
 from .tumour import TumourMaps, random_tumour
 
@@ -72,6 +73,43 @@ def _jitter(tissue: Tissue, rng: np.random.Generator, amount: float) -> Tissue:
     return Tissue(t1=tissue.t1 * scale[0], t2=tissue.t2 * scale[1], pd=tissue.pd * scale[2])
 
 
+def _physics_image(
+    contrast: str, fractions: dict[str, np.ndarray], tissues: dict[str, Tissue], tumour_maps: TumourMaps | None
+) -> np.ndarray:
+    """One contrast from tissue fractions and the signal equations (float64 (X, Y, Z), unscaled)."""
+    seq = SEQUENCES[contrast]
+    img = np.zeros(next(iter(fractions.values())).shape, dtype=np.float64)
+    for name, frac in fractions.items():
+        tissue = tissues[name]
+        if contrast == "t1ce" and name == "enhancing" and tumour_maps is not None:  # uptake varies across the rim
+            uptake = tumour_maps.enhancement
+            gd = with_gadolinium(tissue, _ENHANCING_GD_MM)
+            img += frac * (uptake * signal(gd, seq) + (1.0 - uptake) * signal(tissue, seq))
+        else:
+            img += frac * signal(tissue, seq)
+    return img
+
+
+def _randomised_image(
+    contrast: str,
+    fractions: dict[str, np.ndarray],
+    head: dict[str, np.ndarray],
+    tissues: dict[str, Tissue],
+    rng: np.random.Generator,
+    randomisation: DomainRandomisation,
+) -> np.ndarray:
+    """One domain-randomised contrast: physics or random-Gaussian intensities, head shells, gamma, bias, blur."""
+    if randomisation.intensity_model(rng) == "gmm":
+        image = randomisation.gmm_image({**fractions, **head}, rng)
+    else:
+        image = _physics_image(contrast, fractions, tissues, None) / signal(TISSUES["wm"], SEQUENCES[contrast])
+        # skull (cortical bone, almost no signal) and scalp (fat, bright on most contrasts), relative to WM
+        for name, low, high in (("skull", 0.0, 0.2), ("scalp", 0.4, 1.6)):
+            if name in head:
+                image = image + head[name] * rng.uniform(low, high)
+    return randomisation.finish(image.astype(np.float32), rng) * rng.uniform(0.85, 1.15)
+
+
 def make_subject(
     seed: int,
     voxel_size: float | Sequence[float] = 2.0,
@@ -83,6 +121,7 @@ def make_subject(
     bias_strength: float = 0.15,
     relaxation_jitter: float = 0.05,
     deform: bool = True,
+    randomisation: DomainRandomisation | None = None,
 ) -> SyntheticSubject:
     """Make one synthetic subject.
 
@@ -98,6 +137,9 @@ def make_subject(
         bias_strength: log-amplitude of the receive bias field (0 disables it).
         relaxation_jitter: relative per-subject variation of T1, T2 and PD (0 disables it).
         deform: False keeps the template's anatomy (the atlas); bias and jitter still apply.
+        randomisation: domain randomisation (:class:`~mri_monai.data.randomise.DomainRandomisation`); when given,
+            its ranges replace ``max_displacement_mm``, ``deformation_smoothness_mm``, ``relaxation_jitter`` and
+            the polynomial bias field, and each contrast gets random intensities, gamma, bias and blur.
 
     Example::
 
@@ -110,11 +152,17 @@ def make_subject(
     rng = np.random.default_rng(seed)
     maps = load_tissue_maps(voxel_size, shape)
     vs = np.asarray(maps.voxel_size)
+    if deform and randomisation is not None:
+        r = randomisation
+        max_displacement_mm = float(rng.uniform(*r.max_displacement_mm))
+        deformation_smoothness_mm = float(rng.uniform(*r.smoothness_mm))
+        relaxation_jitter = r.relaxation_jitter
+        affine = random_affine(rng, max_rotation_deg=r.max_rotation_deg, max_scale=r.max_scale)
+    else:
+        affine = random_affine(rng) if deform else None
     if deform:
         smooth_vox = deformation_smoothness_mm / float(vs.mean())
-        ddf = random_deformation(
-            maps.shape, rng, max_displacement_mm / float(vs.mean()), smooth_vox, random_affine(rng)
-        )
+        ddf = random_deformation(maps.shape, rng, max_displacement_mm / float(vs.mean()), smooth_vox, affine)
     else:
         ddf = np.zeros((3, *maps.shape), dtype=np.float32)
     stacked = warp(np.stack([maps.gm, maps.wm, maps.csf, maps.mask]), ddf)
@@ -123,6 +171,10 @@ def make_subject(
     labels = np.argmax(np.stack([1.0 - mask, csf, gm, wm]), axis=0).astype(np.uint8)
 
     fractions = {"gm": gm, "wm": wm, "csf": csf}
+    if randomisation is not None:
+        power = float(rng.uniform(*randomisation.sharpen))
+        fractions = sharpen_fractions({**fractions, "background": 1.0 - mask}, power)
+        fractions.pop("background")
     tumour_maps: TumourMaps | None = None
     if tumour:
         tumour_maps = random_tumour(brain.astype(np.float32), wm, vs, rng)
@@ -131,22 +183,18 @@ def make_subject(
         fractions.update(necrosis=tumour_maps.necrosis, enhancing=tumour_maps.enhancing, oedema=tumour_maps.oedema)
 
     tissues = {name: _jitter(TISSUES[name], rng, relaxation_jitter) for name in fractions}
-    bias = bias_field(maps.shape, rng, bias_strength) if bias_strength > 0 else np.ones(maps.shape, np.float32)
-    images = {}
-    for contrast in contrasts:
-        seq = SEQUENCES[contrast]
-        reference = signal(TISSUES["wm"], seq)
-        img = np.zeros(maps.shape, dtype=np.float64)
-        for name, frac in fractions.items():
-            tissue = tissues[name]
-            if contrast == "t1ce" and name == "enhancing":  # uptake varies across the rim
-                uptake = tumour_maps.enhancement
-                gd = with_gadolinium(tissue, _ENHANCING_GD_MM)
-                img += frac * (uptake * signal(gd, seq) + (1.0 - uptake) * signal(tissue, seq))
-            else:
-                img += frac * signal(tissue, seq)
-        gain = rng.uniform(0.85, 1.15)
-        images[contrast] = (img * bias * gain / reference).astype(np.float32)
+    if randomisation is not None:
+        amount = rng.uniform(*randomisation.texture)
+        textured = {k: v * (1.0 + amount * texture_field(v.shape, rng)) for k, v in fractions.items()}
+        head = head_shells(brain, tuple(vs), rng) if rng.random() < randomisation.head_probability else {}
+        images = {c: _randomised_image(c, textured, head, tissues, rng, randomisation) for c in contrasts}
+    else:
+        bias = bias_field(maps.shape, rng, bias_strength) if bias_strength > 0 else np.ones(maps.shape, np.float32)
+        images = {}
+        for contrast in contrasts:
+            gain = rng.uniform(0.85, 1.15)
+            img = _physics_image(contrast, fractions, tissues, tumour_maps)
+            images[contrast] = (img * bias * gain / signal(TISSUES["wm"], SEQUENCES[contrast])).astype(np.float32)
 
     return SyntheticSubject(
         images=images,
@@ -157,5 +205,9 @@ def make_subject(
         affine=maps.affine.copy(),
         seed=seed,
         tumour_labels=None if tumour_maps is None else tumour_maps.labels,
-        parameters={"max_displacement_mm": max_displacement_mm, "bias_strength": bias_strength},
+        parameters={
+            "max_displacement_mm": max_displacement_mm,
+            "bias_strength": bias_strength,
+            "randomised": randomisation is not None,
+        },
     )

@@ -20,6 +20,7 @@ registration       2.0          96 x 112 x  96  image: T1w, label: tissue labels
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -35,11 +37,13 @@ from .acquisition import simulate_kspace, volume_to_slices
 from .atomic import save_nifti
 from .fastmri_h5 import write_fastmri_h5
 from .mni import MNI_NOTICE
+from .randomise import DomainRandomisation
 from .subject import SyntheticSubject, make_subject
 
 __all__ = [
     "TASKS",
     "TaskSpec",
+    "check_options",
     "make_task_data",
     "make_task_subject",
     "reconstruction_kspace_seed",
@@ -101,20 +105,52 @@ def reconstruction_kspace_seed(subject: SyntheticSubject, num_coils: int) -> int
     return subject.seed * 7 + num_coils
 
 
+def _random_acquisition(slab: np.ndarray, rng: np.random.Generator, coils_range: tuple[int, int]) -> dict:
+    """A randomised acquisition of a slab: field of view (zero padding, sometimes 2x readout oversampling along H),
+    number of coils, coil array distance and background-phase amplitude."""
+    height, width = slab.shape[-2:]
+    factor_h = 2.0 if rng.random() < 0.1 else rng.uniform(1.0, 1.2)
+    pad_h = 2 * int(round(height * (factor_h - 1.0) / 2))
+    pad_w = 2 * int(round(width * (rng.uniform(1.0, 1.2) - 1.0) / 2))
+    return {
+        "pad": ((0, 0), (pad_h // 2, pad_h // 2), (pad_w // 2, pad_w // 2)),
+        "coils": int(rng.integers(coils_range[0], coils_range[1] + 1)),
+        "coil_distance": float(rng.uniform(1.2, 2.0)),
+        "max_phase": float(rng.uniform(0.0, np.pi)),
+    }
+
+
 def _write_reconstruction(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
     contrast = str(subject.parameters["recon_contrast"])
     slab, slab_affine = reconstruction_slab(subject)
-    entry = {"subject": folder.name, "acquisition": _RECON_CONTRASTS[contrast]}
-    for key, coils in (("multicoil", int(options.get("coils", 8))), ("singlecoil", 1)):
+    acquisition = "RANDOM" if subject.parameters.get("randomised") else _RECON_CONTRASTS[contrast]
+    entry = {"subject": folder.name, "acquisition": acquisition}
+    snr = float(options.get("snr", 40.0))
+    acq_options: dict = {"coils": int(options.get("coils", 8))}
+    if subject.parameters.get("randomised"):
+        coils_range = tuple(int(c) for c in options.get("coils_range", (4, 24)))
+        acq_options = _random_acquisition(slab, np.random.default_rng(subject.seed + 31), coils_range)  # type: ignore[arg-type]
+        slab = np.pad(slab, acq_options["pad"])
+        (_, _), (_, pad_bottom), (pad_left, _) = acq_options["pad"]
+        # H runs along -Y: rows added at the bottom of the slices move the volume's first Y voxel
+        slab_affine = slab_affine @ np.array(
+            [[1, 0, 0, -pad_left], [0, 1, 0, -pad_bottom], [0, 0, 1, 0], [0, 0, 0, 1]], float
+        )
+    for key, coils in (("multicoil", acq_options["coils"]), ("singlecoil", 1)):
         acq = simulate_kspace(
-            slab, coils, float(options.get("snr", 40.0)), seed=reconstruction_kspace_seed(subject, coils)
+            slab,
+            coils,
+            None if np.isinf(snr) else snr,
+            seed=reconstruction_kspace_seed(subject, coils),
+            coil_distance=acq_options.get("coil_distance", 1.5),
+            max_phase=acq_options.get("max_phase", np.pi / 2),
         )
         path = folder / f"kspace_{key}.h5"
         write_fastmri_h5(
             path,
             acq.kspace,
             acq.reconstruction_rss,
-            acquisition=_RECON_CONTRASTS[contrast],
+            acquisition=acquisition,
             patient_id=folder.name,
             extra_attrs={"affine": slab_affine, "noise_sigma": acq.sigma, "synthetic": "MNI152-derived"},
         )
@@ -191,6 +227,28 @@ TASKS: dict[str, TaskSpec] = {
 }  # fmt: skip
 
 
+def check_options(options: dict[str, Any]) -> None:
+    """Check ``make-data`` task options (see :func:`make_task_data`) before anything is written.
+
+    Raises:
+        ValueError: an unknown option, a non-positive SNR or number of coils, a bad coil range, a noise level
+            outside [0, 1).
+    """
+    unknown = sorted(set(options) - {"coils", "snr", "coils_range", "noise"})
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown}; choose from coils, snr, coils_range, noise")
+    if "snr" in options and not float(options["snr"]) > 0:
+        raise ValueError(f"snr must be positive (inf for noiseless k-space), got {options['snr']}")
+    if "coils" in options and int(options["coils"]) < 1:
+        raise ValueError(f"coils must be at least 1, got {options['coils']}")
+    if "coils_range" in options:
+        low, high = (int(c) for c in options["coils_range"])
+        if not 2 <= low <= high:
+            raise ValueError(f"coils_range must be (low, high) with 2 <= low <= high, got {options['coils_range']}")
+    if "noise" in options and not 0 <= float(options["noise"]) < 1:
+        raise ValueError(f"noise must be in [0, 1), got {options['noise']}")
+
+
 def split_counts(n: int, validation_fraction: float = 0.1, test_fraction: float = 0.2) -> tuple[int, int, int]:
     """Numbers of (training, validation, test) subjects out of ``n``: at least one of each when n >= 3."""
     if n < 1:
@@ -212,13 +270,16 @@ def _prepare_folder(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def make_task_subject(task: str, index: int, subjects: int, seed: int = 0) -> SyntheticSubject:
+def make_task_subject(
+    task: str, index: int, subjects: int, seed: int = 0, randomisation: DomainRandomisation | None = None
+) -> SyntheticSubject:
     """Subject ``index`` of ``make_task_data(task, ..., subjects, seed)``, made again (the same images and seeds).
 
     Args:
         task: one of :data:`TASKS`.
         index: the subject's number (``sub-{index:03d}``), below ``subjects``.
         subjects, seed: as given to :func:`make_task_data`.
+        randomisation: as given to :func:`make_task_data`.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
@@ -226,8 +287,16 @@ def make_task_subject(task: str, index: int, subjects: int, seed: int = 0) -> Sy
         raise ValueError(f"subject index {index} is outside 0..{subjects - 1}")
     spec = TASKS[task]
     recon_contrasts = np.random.default_rng(seed).choice(sorted(_RECON_CONTRASTS), size=subjects)
+    contrasts = spec.contrasts
+    if task == "reconstruction" and randomisation is not None:  # only the slab's contrast is used
+        contrasts = (str(recon_contrasts[index]),)
     subject = make_subject(
-        seed * 1000 + index, spec.voxel_size, spec.shape, contrasts=spec.contrasts, tumour=spec.tumour
+        seed * 1000 + index,
+        spec.voxel_size,
+        spec.shape,
+        contrasts=contrasts,
+        tumour=spec.tumour,
+        randomisation=randomisation,
     )
     subject.parameters["recon_contrast"] = str(recon_contrasts[index])
     return subject
@@ -240,7 +309,8 @@ def make_task_data(
     seed: int = 0,
     overwrite: bool = False,
     progress: bool = True,
-    **options: float,
+    randomisation: DomainRandomisation | None = None,
+    **options: Any,
 ) -> Path:
     """Write ``subjects`` synthetic subjects for ``task`` into ``out`` and return the datalist path.
 
@@ -251,14 +321,25 @@ def make_task_data(
         seed: base seed; subject ``i`` uses ``seed * 1000 + i`` (so a dataset is reproducible).
         overwrite: replace a non-empty ``out``.
         progress: show a tqdm progress bar.
-        options: task options (reconstruction: ``coils`` (8), ``snr`` (40); segmentation: ``noise`` (0.03, Rician
-            noise as a fraction of each contrast's 99th brain percentile)).
+        randomisation: domain randomisation of the subjects (:class:`~mri_monai.data.randomise.DomainRandomisation`);
+            for reconstruction it also randomises each subject's acquisition: coils (``coils_range``), coil array,
+            background phase, field of view (zero padding up to 1.2x, or 2x readout oversampling for one subject in
+            ten); the acquisition label is then ``RANDOM``.
+        options: task options, checked by :func:`check_options` (reconstruction: ``coils`` (8), ``snr`` (40; ``inf``
+            writes noiseless k-space, for noise drawn during training), ``coils_range`` ((4, 24), randomised data);
+            segmentation: ``noise`` (0.03, Rician noise as a fraction of each contrast's 99th brain percentile)).
+
+    Raises:
+        ValueError: an unknown task or a bad option value, before anything is written.
 
     The data are written into ``<out>.partial`` first and moved into place when complete.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
     spec = TASKS[task]
+    check_options(options)
+    if subjects < 1:
+        raise ValueError(f"need at least one subject, got {subjects}")
     out = Path(out)
     _prepare_folder(out, overwrite)
     work = out.with_name(out.name + ".partial")
@@ -269,13 +350,16 @@ def make_task_data(
     started = time.time()
     try:
         for i in tqdm(range(subjects), desc=f"make-data {task}", disable=not progress):
-            subject = make_task_subject(task, i, subjects, seed)
+            subject = make_task_subject(task, i, subjects, seed, randomisation)
             folder = work / f"sub-{i:03d}"
             folder.mkdir()
             entries.append(spec.write(subject, folder, work, options))
         datalist: dict = {
             "task": task,
-            "description": f"SYNTHETIC {spec.description}, derived from the MNI152 2009a template (see NOTICE.txt)",
+            "description": f"SYNTHETIC {spec.description}{', domain-randomised' if randomisation else ''}, "
+            "derived from the MNI152 2009a template (see NOTICE.txt)",
+            "randomisation": None if randomisation is None else dataclasses.asdict(randomisation),
+            "options": {k: v if not isinstance(v, float) or np.isfinite(v) else str(v) for k, v in options.items()},
             "voxel_size_mm": spec.voxel_size,
             "seed": seed,
             "training": entries[:n_train],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from monai.config import NdarrayOrTensor
 from monai.data import get_track_meta
@@ -347,6 +348,7 @@ class RandComplexNoise(RandomizableTransform):
         prob: probability of adding noise.
         snr_range: (low, high) range of the linear SNR.
         spatial_dims: 2 or 3.
+        log_uniform: draw the SNR uniformly on a log scale (for ranges spanning decades, e.g. (5, 200)).
 
     Example::
 
@@ -355,11 +357,18 @@ class RandComplexNoise(RandomizableTransform):
 
     backend = [TransformBackends.TORCH]
 
-    def __init__(self, prob: float = 0.1, snr_range: tuple[float, float] = (10.0, 40.0), spatial_dims: int = 2) -> None:
+    def __init__(
+        self,
+        prob: float = 0.1,
+        snr_range: tuple[float, float] = (10.0, 40.0),
+        spatial_dims: int = 2,
+        log_uniform: bool = False,
+    ) -> None:
         super().__init__(prob)
         if not 0 < snr_range[0] <= snr_range[1]:
             raise ValueError(f"snr_range must be (low, high) with 0 < low <= high, got {snr_range}")
         self.snr_range = snr_range
+        self.log_uniform = log_uniform
         self.dims = _spatial_dims(spatial_dims)
         self.snr = float(snr_range[0])
         self.sigma: float | None = None
@@ -368,7 +377,10 @@ class RandComplexNoise(RandomizableTransform):
     def randomize(self, data: None = None) -> None:
         super().randomize(None)
         if self._do_transform:
-            self.snr = float(self.R.uniform(*self.snr_range))
+            if self.log_uniform:
+                self.snr = float(np.exp(self.R.uniform(*np.log(self.snr_range))))
+            else:
+                self.snr = float(self.R.uniform(*self.snr_range))
             self._seed = int(self.R.randint(_SEED_MAX))
 
     def __call__(self, kspace: NdarrayOrTensor, randomize: bool = True) -> torch.Tensor:

@@ -386,9 +386,10 @@ class RandComplexNoised(_RandArtefactd):
         prob: float = 0.1,
         snr_range: tuple[float, float] = (10.0, 40.0),
         spatial_dims: int = 2,
+        log_uniform: bool = False,
         allow_missing_keys: bool = False,
     ) -> None:
-        self.artefact = RandComplexNoise(1.0, snr_range, spatial_dims)
+        self.artefact = RandComplexNoise(1.0, snr_range, spatial_dims, log_uniform)
         super().__init__(keys, prob, allow_missing_keys)
 
 

@@ -16,6 +16,6 @@ from .outputs import (
     relative_output,
 )
 from .slice_dataset import FastMRISliceDataset
-from .transforms import LoadFastMRId, Undersampled, ZeroFilledScaled, mask_seed
+from .transforms import LoadFastMRId, SeededComplexNoised, Undersampled, ZeroFilledScaled, mask_seed
 from .unet import BlockMaxPool2d, FastMRIUNet, LeanBasicUNet, unet_features
 from .varnet import BatchCoilSensitivityModel, E2EVarNet, UnitSensitivity, sampled_points

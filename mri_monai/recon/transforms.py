@@ -19,9 +19,9 @@ from monai.transforms import MapTransform
 
 from mri_monai.data.fastmri_h5 import read_fastmri_h5
 from mri_monai.errors import InputError
-from mri_monai.kspace import apply_mask, create_mask_func, ifft2c, rss
+from mri_monai.kspace import RandComplexNoise, apply_mask, create_mask_func, ifft2c, rss
 
-__all__ = ["LoadFastMRId", "Undersampled", "ZeroFilledScaled", "mask_seed"]
+__all__ = ["LoadFastMRId", "SeededComplexNoised", "Undersampled", "ZeroFilledScaled", "mask_seed"]
 
 
 def mask_seed(filename: str, *extra: Any) -> int:
@@ -146,6 +146,43 @@ class Undersampled(MapTransform):
             mask = mask.reshape((1,) * (kspace.ndim - mask.ndim) + tuple(mask.shape))
             d[self.mask_key] = mask
             d[self.real_acceleration_key] = float(acceleration)
+        return d
+
+
+class SeededComplexNoised(MapTransform):
+    """Complex Gaussian k-space noise at an SNR drawn from a range, reproducibly per file and slice.
+
+    The validation counterpart of :class:`~mri_monai.kspace.RandComplexNoised`: the SNR (log-uniform in
+    ``snr_range``) and the noise come from the seed :func:`mask_seed` of ``data["filename"]`` and ``data["slice"]``,
+    so that every epoch validates on the same noisy slices. Apply it to fully sampled k-space, before undersampling.
+
+    Args:
+        keys: complex k-space keys, (C, H, W) slices.
+        snr_range: (low, high) linear SNR (mean RSS over the object / noise std of each real and imaginary part).
+        prob: fraction of the slices that get noise (which ones is seeded too); 0 turns the transform off, e.g.
+            for real data that carry their own noise.
+
+    Example::
+
+        d = SeededComplexNoised("kspace", (5, 200))({"kspace": kspace, "filename": "sub-000.h5", "slice": 3})
+    """
+
+    def __init__(
+        self,
+        keys: str | Sequence[str],
+        snr_range: Sequence[float] = (5.0, 200.0),
+        prob: float = 1.0,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.noise = RandComplexNoise(prob, (float(snr_range[0]), float(snr_range[1])), log_uniform=True)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        self.noise.set_random_state(mask_seed(str(d.get("filename", "")), d.get("slice", ""), "noise") % 2**32)
+        self.noise.randomize()
+        for key in self.key_iterator(d):
+            d[key] = self.noise(d[key], randomize=False)
         return d
 
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -126,9 +127,9 @@ def run_inference(
     """Run ``bundle``'s inference workflow (``configs/inference.json``, its evaluator) on ``items`` in this process.
 
     The config's ``dataset#data`` is replaced by ``items`` (data loaded from ``dataset_dir``), its outputs go to a
-    temporary folder that is removed, and ``weights`` (when given) replaces the ``load_path`` of its
-    ``CheckpointLoader``. Returns each item as the workflow's post-processing leaves it (the batch's keys and the
-    outputs, e.g. ``pred``), in the order of ``items``.
+    temporary folder that is removed, its INFO logs are silenced, and ``weights`` (when given) replaces the
+    ``load_path`` of its ``CheckpointLoader``. Returns each item as the workflow's post-processing leaves it (the
+    batch's keys and the outputs, e.g. ``pred``), in the order of ``items``.
     """
     root = ROOT / "bundles" / bundle
     config = ConfigParser()
@@ -148,7 +149,11 @@ def run_inference(
             progress.update()
 
         evaluator.add_event_handler(Events.ITERATION_COMPLETED, collect)
-        evaluator.run()
+        logging.disable(logging.INFO)  # the workflow's savers log to standard output, which holds the tables
+        try:
+            evaluator.run()
+        finally:
+            logging.disable(logging.NOTSET)
     return collected
 
 

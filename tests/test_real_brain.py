@@ -33,8 +33,10 @@ def subject(brain_file):
     return real_brain_subject(brain_file, "reconstruction")
 
 
-def test_subject_on_the_task_grid_with_the_brain_centred(subject):
-    spec = TASKS["reconstruction"]
+@pytest.mark.parametrize("task", ["reconstruction", "denoising"])
+def test_subject_on_the_task_grid_with_the_brain_centred(brain_file, task):
+    spec = TASKS[task]
+    subject = real_brain_subject(brain_file, task)
     image = subject.images["t1w"]
     assert image.shape == spec.shape and image.dtype == np.float32
     assert subject.voxel_size == pytest.approx((spec.voxel_size,) * 3)

@@ -1,7 +1,9 @@
 """Run every task's benchmark and collect their tables into ``benchmarks/RESULTS.md``.
 
 Each ``benchmarks/<task>.py`` is a script that prints its quality table (method vs baselines) and its
-speed table (this project vs the named peer or baseline) as markdown on standard output. This runner
+speed table (this project vs the named peer or baseline) as markdown on standard output; ``real_brain.py``
+prints the shipped weights against their baselines on the real Colin27 brain (skipped, with a message, where
+Debian's ``mricron-data`` cannot be had). This runner
 runs them one after another (they share the machine: never in parallel, so timings are fair), shows
 their progress on standard error, and writes the collected markdown with the machine and the date.
 
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         "# Benchmarks",
         "",
         f"Run {now} on {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-        f"Python {platform.python_version()}. All data are SYNTHETIC subjects derived from MNI152.",
+        f"Python {platform.python_version()}. All data are SYNTHETIC subjects derived from MNI152, except the "
+        "real_brain section's (Colin27, a real brain used only for validation).",
         "",
     ]
     failed = []

@@ -1,6 +1,6 @@
 """Conformance of every bundle in ``bundles/`` with ../shared/BUNDLES.md and bundles/README.md.
 
-A folder in ``bundles/`` is checked by merely existing: files, metadata schema and content,
+A folder in ``bundles/`` is checked by merely existing: files, metadata schema and content (the ``mri-monai`` pin),
 ``check_properties``, ``verify_net_in_out``, TorchScript export, one-epoch train / evaluate / inference
 on tiny generated data, a two-process ``torchrun`` (gloo), the inference output's geometry, and the
 shipped weights beating the task's baseline on generated test data.
@@ -20,6 +20,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+
+import mri_monai
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests" / "data" / "meta_schema_20240725.json"
@@ -115,7 +117,9 @@ def test_metadata_content(bundle):
     meta = metadata(bundle)
     assert meta["version"] in meta["changelog"]
     assert "optional_packages_version" not in meta
-    for package, pin in meta.get("required_packages_version", {}).items():
+    pins = meta.get("required_packages_version", {})
+    assert pins.get("mri-monai") == mri_monai.__version__, "the bundle runs mri_monai code: pin the package version"
+    for package, pin in pins.items():
         installed = importlib.metadata.version(package)
         assert installed == pin, f"{package}: metadata pins {pin}, the project installs {installed}"
     assert torch.__version__.split("+")[0] == meta["pytorch_version"]

@@ -2,12 +2,13 @@
 
 Runs the bundle's evaluate workflow (``train.json`` + ``evaluate.json`` with the shipped ``models/model.pt``, as its
 README does) on the data its README names: the ``mri-monai make-data`` command whose ``--out`` is the bundle's default
-``dataset_dir`` (e.g. ``make-data super_resolution --out demo_data/super_resolution --subjects 12 --seed 0``). The data
-are made in ``--data`` when missing; data already there must have been made by that command (task, subjects, seed,
-no options). Prints a markdown table of every number of ``eval_metrics``: metadata, recomputed, difference, and
-whether they agree (``math.isclose`` with ``--rel_tol``, default 0.1 %, and ``--abs_tol``, default 1e-4: the writers
-round to 4 decimals); timings (names holding ``seconds``) are shown but not compared. Exit status 1 when a number
-differs. All data are SYNTHETIC.
+``dataset_dir`` (e.g. ``make-data synthesis --out demo_data/synthesis --subjects 12 --seed 0``). The data are made in
+``--data`` (default: that ``--out`` in the repository) when missing; data already there must have been made by that
+command (task, subjects, seed, no randomisation; task options are not compared: the README commands set none).
+Prints a markdown table of every number of ``eval_metrics``: metadata, recomputed, difference, and whether they agree
+(``math.isclose`` with ``--rel_tol``, default 0.1 %, and ``--abs_tol``, default 1e-4: the writers round to 4
+decimals); timings (names holding ``seconds``) are shown but not compared. Exit status 1 when a number differs. All
+data are SYNTHETIC.
 
 Usage::
 
@@ -69,18 +70,18 @@ def ensure_data(data: Path, spec: Mapping[str, Any]) -> Path:
     """``data``, made by ``spec``'s ``make-data`` command when it has no ``datalist.json``.
 
     Raises:
-        ValueError: ``data`` holds a datalist that this command did not write (another task, seed, subject count,
-            options or randomisation).
+        ValueError: ``data`` holds a datalist that this command did not write (another task, subject count or seed,
+            or domain randomisation).
     """
     datalist = data / "datalist.json"
     if not datalist.is_file():
         make_task_data(spec["task"], data, subjects=spec["subjects"], seed=spec["seed"], progress=False)
     made = json.loads(datalist.read_text())
     subjects = sum(len(made[split]) for split in ("training", "validation", "test"))
-    found = (made["task"], subjects, made["seed"], made["options"], made["randomisation"])
-    if found != (spec["task"], spec["subjects"], spec["seed"], {}, None):
+    found = (made["task"], subjects, made["seed"], made["randomisation"])
+    if found != (spec["task"], spec["subjects"], spec["seed"], None):
         raise ValueError(
-            f"{data} holds (task, subjects, seed, options, randomisation) {found}, not the README's "
+            f"{data} holds (task, subjects, seed, randomisation) {found}, not the README's "
             f"`mri-monai make-data {spec['task']} --subjects {spec['subjects']} --seed {spec['seed']}`"
         )
     return data

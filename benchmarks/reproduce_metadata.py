@@ -40,7 +40,7 @@ def readme_data(bundle: Path) -> dict[str, Any]:
     """The ``make-data`` command of the bundle's README that writes its default ``dataset_dir``.
 
     Returns:
-        ``{"task", "out", "subjects", "seed"}`` (``out`` as the README writes it, relative to the bundle's run folder).
+        ``{"task", "out", "subjects", "seed"}`` (``out`` as the README writes it, relative to the run folder).
 
     Raises:
         ValueError: the README names no such command, or several that disagree.
@@ -75,7 +75,7 @@ def ensure_data(data: Path, spec: Mapping[str, Any]) -> Path:
     """
     datalist = data / "datalist.json"
     if not datalist.is_file():
-        make_task_data(spec["task"], data, subjects=spec["subjects"], seed=spec["seed"], progress=False)
+        make_task_data(spec["task"], data, subjects=spec["subjects"], seed=spec["seed"])
     made = json.loads(datalist.read_text())
     subjects = sum(len(made[split]) for split in ("training", "validation", "test"))
     found = (made["task"], subjects, made["seed"], made["randomisation"])

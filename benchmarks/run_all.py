@@ -26,9 +26,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+#: scripts of this folder that are not task benchmarks: this runner and the metadata check (it takes a bundle)
+TOOLS = (Path(__file__).name, "reproduce_metadata.py")
+
+
 def benchmark_scripts() -> list[Path]:
-    """The task benchmark scripts: every ``benchmarks/*.py`` except this runner."""
-    return sorted(p for p in HERE.glob("*.py") if p.name != Path(__file__).name and not p.name.startswith("_"))
+    """The task benchmark scripts: every ``benchmarks/*.py`` except :data:`TOOLS`."""
+    return sorted(p for p in HERE.glob("*.py") if p.name not in TOOLS and not p.name.startswith("_"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,192 @@
+"""Recompute a bundle's ``eval_metrics`` (``configs/metadata.json``) from its shipped weights and compare.
+
+Runs the bundle's evaluate workflow (``train.json`` + ``evaluate.json`` with the shipped ``models/model.pt``, as its
+README does) on the data its README names: the ``mri-monai make-data`` command whose ``--out`` is the bundle's default
+``dataset_dir`` (e.g. ``make-data synthesis --out demo_data/synthesis --subjects 12 --seed 0``). The data are made in
+``--data`` (default: that ``--out`` in the repository) when missing; data already there must have been made by that
+command (task, subjects, seed, no randomisation; task options are not compared: the README commands set none).
+Prints a markdown table of every number of ``eval_metrics``: metadata, recomputed, difference, and whether they agree
+(``math.isclose`` with ``--rel_tol``, default 0.1 %, and ``--abs_tol``, default 1e-4: the writers round to 4
+decimals); timings (names holding ``seconds``) are shown but not compared. Exit status 1 when a number differs. All
+data are SYNTHETIC.
+
+Usage::
+
+    python benchmarks/reproduce_metadata.py brain_mri_t1_slice_synthesis [--data DIR] [--output_dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import shlex
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mri_monai.bundle_run import evaluation_summary
+from mri_monai.data.tasks import make_task_data
+
+ROOT = Path(__file__).resolve().parents[1]
+#: relative and absolute differences allowed between a metadata number and its recomputation (``math.isclose``);
+#: the writers round to 4 decimals, so the absolute one is one unit of the last decimal
+REL_TOL, ABS_TOL = 1e-3, 1e-4
+
+
+def readme_data(bundle: Path) -> dict[str, Any]:
+    """The ``make-data`` command of the bundle's README that writes its default ``dataset_dir``.
+
+    Returns:
+        ``{"task", "out", "subjects", "seed"}`` (``out`` as the README writes it, relative to the run folder).
+
+    Raises:
+        ValueError: the README names no such command, or several that disagree.
+    """
+    config = json.loads((bundle / "configs" / "train.json").read_text())
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("task")
+    parser.add_argument("--out")
+    parser.add_argument("--subjects", type=int, default=10)  # make-data's defaults
+    parser.add_argument("--seed", type=int, default=0)
+    commands = re.findall(r"mri-monai make-data ([^`#\n]+)", (bundle / "docs" / "README.md").read_text())
+    named = {c.strip() for c in commands if parser.parse_known_args(shlex.split(c))[0].out == config["dataset_dir"]}
+    if len(named) != 1:
+        raise ValueError(
+            f"{bundle.name}: docs/README.md names {len(named)} different `mri-monai make-data ... --out "
+            f"{config['dataset_dir']}` commands (the default dataset_dir); it must name one"
+        )
+    spec, options = parser.parse_known_args(shlex.split(named.pop()))
+    if options:
+        raise ValueError(
+            f"{bundle.name}: the README's make-data command has options this script does not pass: {options}"
+        )
+    return vars(spec)
+
+
+def ensure_data(data: Path, spec: Mapping[str, Any]) -> Path:
+    """``data``, made by ``spec``'s ``make-data`` command when it has no ``datalist.json``.
+
+    Raises:
+        ValueError: ``data`` holds a datalist that this command did not write (another task, subject count or seed,
+            or domain randomisation).
+    """
+    datalist = data / "datalist.json"
+    if not datalist.is_file():
+        make_task_data(spec["task"], data, subjects=spec["subjects"], seed=spec["seed"])
+    made = json.loads(datalist.read_text())
+    subjects = sum(len(made[split]) for split in ("training", "validation", "test"))
+    found = (made["task"], subjects, made["seed"], made["randomisation"])
+    if found != (spec["task"], spec["subjects"], spec["seed"], None):
+        raise ValueError(
+            f"{data} holds (task, subjects, seed, randomisation) {found}, not the README's "
+            f"`mri-monai make-data {spec['task']} --subjects {spec['subjects']} --seed {spec['seed']}`"
+        )
+    return data
+
+
+def flatten(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], float]:
+    """``{key path: number}`` of the leaves of a nested dict."""
+    out: dict[tuple[str, ...], float] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, (*prefix, key)))
+        else:
+            out[(*prefix, key)] = value
+    return out
+
+
+def named_key(values: Mapping[str, float], name: str) -> str | None:
+    """The key of ``values`` that ``name`` names: ``name`` itself, else the longest key between underscores in it."""
+    if name in values:
+        return name
+    inside = [key for key in values if f"_{key}_" in f"_{name}_"]
+    return max(inside, key=len) if inside else None
+
+
+def locate(summary: Mapping[str, Any], path: tuple[str, ...]) -> float:
+    """The number of an evaluate run's ``metrics_summary.json`` that ``eval_metrics`` holds at ``path``.
+
+    The bundles' ``eval_metrics`` come in these shapes (``methods`` is ``summary["methods"]``; a metric name may carry
+    decorations, matched by :func:`named_key`: ``x2_through_plane_test_psnr_db`` is ``psnr``, ``test_dice_mean`` is
+    ``dice_mean``, ``seconds_per_pair`` is ``seconds``):
+
+    - ``(method, metric)``: ``methods[method][metric]``;
+    - ``(metric, method)``: the same; a label naming no metric is a direction, ``t1_to_t2`` is
+      ``t1_to_t2_<primary_metric>``;
+    - ``(acceleration, method, metric)``: ``summary["by_acceleration"][acceleration][method][metric]``, where
+      ``mean_<a>_<b>...`` names the mean over every acceleration, ``methods[method][metric]``.
+
+    Raises:
+        KeyError: the path has none of these shapes or names no number of the summary.
+    """
+    methods, values, key = summary["methods"], {}, None
+    if len(path) == 2 and path[0] in methods:
+        values = methods[path[0]]
+        key = named_key(values, path[1])
+    elif len(path) == 2 and path[1] in methods:
+        values = methods[path[1]]
+        key = named_key(values, path[0]) or f"{path[0]}_{summary['primary_metric']}"
+    elif len(path) == 3 and "by_acceleration" in summary:
+        group, method, key = path
+        overall = "mean_" + "_".join(summary["by_acceleration"])
+        values = (methods if group == overall else summary["by_acceleration"].get(group, {})).get(method, {})
+    if key not in values:
+        raise KeyError(f"eval_metrics {'.'.join(path)} has no counterpart in the evaluate summary")
+    return values[key]
+
+
+def compare(
+    eval_metrics: Mapping[str, Any], summary: Mapping[str, Any], rel_tol: float = REL_TOL, abs_tol: float = ABS_TOL
+) -> list[dict[str, Any]]:
+    """One row per number of ``eval_metrics``: ``{"name", "metadata", "recomputed", "difference", "status"}``.
+
+    ``status`` is ``"ok"`` (``math.isclose(recomputed, metadata, rel_tol=rel_tol, abs_tol=abs_tol)``), ``"DIFFERS"``
+    or ``"timing"`` (a name holding ``seconds``: not compared). ``difference`` is recomputed - metadata.
+    """
+    rows = []
+    for path, expected in flatten(eval_metrics).items():
+        value = locate(summary, path)
+        difference = value - expected
+        if any("seconds" in key for key in path):
+            status = "timing"
+        else:
+            status = "ok" if math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol) else "DIFFERS"
+        rows.append({"name": ".".join(path), "metadata": expected, "recomputed": value, "difference": difference,
+                     "status": status})  # fmt: skip
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The rows of :func:`compare` as a markdown table."""
+    lines = ["| eval_metrics | metadata | recomputed | difference | status |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {r['name']} | {r['metadata']} | {r['recomputed']} | {r['difference']:+.4g} | {r['status']} |" for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bundle", help="bundle folder, or its name in bundles/")
+    parser.add_argument("--data", help="the README's data folder; default demo_data/<task> of the repository")
+    parser.add_argument("--rel_tol", type=float, default=REL_TOL, help="relative difference accepted")
+    parser.add_argument("--abs_tol", type=float, default=ABS_TOL, help="absolute difference accepted")
+    parser.add_argument("--output_dir", help="keep the evaluate run's files here (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    bundle = Path(args.bundle) if Path(args.bundle).is_dir() else ROOT / "bundles" / args.bundle
+    spec = readme_data(bundle)
+    data = ensure_data(Path(args.data) if args.data else ROOT / spec["out"], spec)
+    summary = evaluation_summary(bundle, data, args.output_dir)
+    eval_metrics = json.loads((bundle / "configs" / "metadata.json").read_text())["eval_metrics"]
+    rows = compare(eval_metrics, summary, args.rel_tol, args.abs_tol)
+    print(f"{bundle.name}: eval_metrics against its evaluate run on {data} (SYNTHETIC data)")
+    print(f"ok: math.isclose with rel_tol {args.rel_tol}, abs_tol {args.abs_tol}\n")
+    print(markdown(rows))
+    return 1 if any(r["status"] == "DIFFERS" for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

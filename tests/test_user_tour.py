@@ -8,6 +8,7 @@ bundle's folder, as a user runs it. Bad inputs must stop a run with the file nam
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -64,6 +65,18 @@ def test_the_tour_covers_every_bundle_with_an_input():
     commands = tour_commands()
     assert sorted(commands) == sorted(b.name for b in find_bundles() if b.name != "brain_mri_t1_slice_synthesis")
     assert all(args[:4] == ["-m", "monai.bundle", "run", "--config_file"] for args in commands.values())
+
+
+@pytest.mark.parametrize("bundle", [b.name for b in find_bundles()])
+def test_inference_builds_its_data_list_with_the_shared_helper(bundle):
+    config = json.loads((ROOT / "bundles" / bundle / "configs" / "inference.json").read_text())
+    targets = {v.get("_target_") for v in config.values() if isinstance(v, dict)}
+    if bundle == "brain_mri_t1_slice_synthesis":  # no input: it samples latent vectors
+        assert "files" not in config and "dataset" in config
+        return
+    assert config["files"] is None
+    helpers = {"mri_monai.data.datalists.bundle_data_list", "mri_monai.registration.bundle_registration_pairs"}
+    assert targets & helpers, sorted(t for t in targets if t)
 
 
 def _nifti(path: Path) -> tuple[tuple[int, ...], np.dtype, np.ndarray]:

@@ -11,7 +11,6 @@ import pytest
 from user_scans import brats_folder, dicom_series, fastmri_file, nifti_folder
 
 from mri_monai.data.datalists import bundle_data_list, find_inputs, input_items, load_datalist_split
-from mri_monai.data.provenance import data_description, source_title, synthetic_origin
 from mri_monai.errors import InputError
 
 
@@ -117,20 +116,3 @@ def test_load_datalist_split_fails_loudly(tmp_path):
     path.write_text("{not json")
     with pytest.raises(InputError, match="datalist is not readable JSON"):
         load_datalist_split(path, "test")
-
-
-def test_synthetic_only_for_what_the_project_made(tmp_path):
-    user = fastmri_file(tmp_path / "file_brain_001.h5")
-    made = fastmri_file(tmp_path / "sub-000" / "kspace_multicoil.h5")
-    with h5py.File(made, "r+") as f:
-        f.attrs["synthetic"] = "MNI152-derived"
-    assert synthetic_origin(user) is None and synthetic_origin(made) == "MNI152-derived"
-    assert source_title(user, tmp_path) == "file_brain_001.h5"
-    assert source_title(made, tmp_path) == "sub-000/kspace_multicoil.h5 (synthetic, MNI152-derived)"
-    datalist = tmp_path / "datalist.json"
-    datalist.write_text(json.dumps({"description": "SYNTHETIC denoising subjects", "test": []}))
-    assert synthetic_origin(datalist) == "SYNTHETIC denoising subjects"
-    assert data_description(datalist, tmp_path) == "SYNTHETIC denoising subjects"
-    assert data_description(tmp_path / "none.json", tmp_path) == f"data in {tmp_path}"
-    datalist.write_text(json.dumps({"description": "my clinic's scans", "test": []}))
-    assert synthetic_origin(datalist) is None

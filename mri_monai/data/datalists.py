@@ -142,7 +142,7 @@ def _brats_case(folder: Path, files: list[Path]) -> dict[str, str | list[str]]:
 
 
 def _scan(folder: Path, layout: str, exclude: Path | None) -> list[dict[str, str | list[str]]]:
-    """Items (under the key ``"image"``) of the inputs in ``folder`` and its subfolders, sorted by path."""
+    """Items (under the key ``"image"``) of the inputs in ``folder``, then in its subfolders, in name order."""
     entries = _visible(folder)
     files = [p for p in entries if p.is_file()]
     if layout == "image" and any(_is_dicom_file(f) for f in files):
@@ -170,7 +170,7 @@ def _scan(folder: Path, layout: str, exclude: Path | None) -> list[dict[str, str
 def find_inputs(
     folder: str | os.PathLike, layout: str, exclude: str | os.PathLike | None = None
 ) -> list[dict[str, str | list[str]]]:
-    """Every input of ``layout`` in ``folder`` and its subfolders (see the module docstring), sorted by path.
+    """Every input of ``layout`` in ``folder`` and its subfolders (see the module docstring), in name order.
 
     Args:
         folder: the folder to search.
@@ -217,13 +217,13 @@ def input_items(
         files = [files]
     if not files:
         raise InputError("--files", "the list of files is empty")
-    base = Path(base_dir).absolute()
+    base = Path(os.path.normpath(Path(base_dir).absolute()))
     items = []
     for name in files:
-        path = base / name
+        path = Path(os.path.normpath(base / name))
         if not path.exists():
             raise InputError(path, "file or folder does not exist")
-        if not path.resolve().is_relative_to(base.resolve()):
+        if not path.is_relative_to(base):
             raise InputError(path, f"lies outside dataset_dir {base}: set --dataset_dir to a folder holding it")
         if path.is_dir():
             found = _scan(path, layout, None)

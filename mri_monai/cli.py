@@ -4,7 +4,7 @@ Sub-commands:
 
 - ``make-data TASK --out DIR [--subjects N] [--seed S] [--overwrite]``: synthetic data and a datalist
   (``TASK`` may be ``all``: one folder per task under ``DIR``).
-- ``demo [--out DIR] [--bundles DIR]``: the main job: demo data for every task, then every bundle on it, with a report.
+- ``demo [--out DIR]``: the main job: demo data for every task, then every bundle on it, with a report.
 - ``compare-registration --fixed F --moving M [--fixed-labels FL --moving-labels ML] --out DIR``: no registration,
   Elastix affine and affine+B-spline, and the VoxelMorph bundle's network (alone and with instance optimisation) on
   one pair: ``comparison.csv``, ``comparison.md`` and ``comparison.png`` in ``DIR``.

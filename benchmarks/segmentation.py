@@ -26,8 +26,8 @@ from monai.bundle import ConfigParser
 from monai.networks.nets import SegResNet
 
 from mri_monai.bundle_run import evaluation_summary
+from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.tasks import make_task_data
-from mri_monai.enhance.sr_data import load_split
 from mri_monai.networks.weights import load_state
 from mri_monai.segmentation import ThresholdSegmentation
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         make_task_data("segmentation", data, subjects=20, seed=0, progress=False)
 
     summary = evaluation_summary(BUNDLE, data, overrides={"num_workers": "0"})
-    tests = load_split(data / "datalist.json", "test", data)
+    tests = load_datalist_split(data / "datalist.json", "test", data)
     print(f"BraTS regions on {len(tests)} SYNTHETIC test subjects (mean over subjects; HD95 in mm)\n")
     metrics = list(summary["methods"]["network"])
     print("| method | " + " | ".join(metrics) + " |\n|---|" + "---|" * len(metrics))

@@ -29,10 +29,10 @@ from monai.inferers import SlidingWindowInferer
 from monai.transforms import LoadImage
 
 from mri_monai.bundle_run import evaluation_summary
+from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.data.tasks import make_task_data
 from mri_monai.enhance.degrade import DegradeResolutiond
-from mri_monai.enhance.sr_data import load_split
 from mri_monai.enhance.sr_metrics import foreground_mask, masked_psnr, masked_ssim
 from mri_monai.enhance.sr_transforms import InterpolateToGrid
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     scores: dict[str, list[tuple[float, float]]] = {"trilinear": [], "cubic": [], "network": []}
     seconds: dict[str, list[float]] = {name: [] for name in scores}
-    for item in load_split(data / "datalist.json", "test", data):
+    for item in load_datalist_split(data / "datalist.json", "test", data):
         hr = load(item["image"])
         hr = hr / float(np.percentile(hr.numpy(), 99))
         lr = degrade({"image": hr})["image"]

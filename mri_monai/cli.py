@@ -44,7 +44,8 @@ def _make_data(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(Path(args.out), Path(args.data), subjects=args.subjects)
+    bundles = Path(args.bundles) if args.bundles else None
+    return run_demo(Path(args.out), Path(args.data), subjects=args.subjects, bundles_dir=bundles)
 
 
 def _compare_registration(args: argparse.Namespace) -> int:
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo_output", help="report folder (default demo_output)")
     demo.add_argument("--data", default="demo_data", help="demo data folder, made if missing (default demo_data)")
     demo.add_argument("--subjects", type=int, default=6, help="subjects per task (default 6)")
+    demo.add_argument("--bundles", help="folder of the bundles to run (default: those of the installed project)")
     demo.set_defaults(func=_demo)
 
     reg = sub.add_parser(

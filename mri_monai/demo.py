@@ -1,6 +1,8 @@
 """The main job: demo data for every task, each bundle's inference and evaluation run on it, and an HTML report.
 
-Bundles are found in ``bundles/`` of the working directory. The report shows, per bundle, the figures its runs
+Bundles are those of the installed project (``bundles/`` next to the ``mri_monai`` package of a clone installed with
+``pip install -e``), else ``bundles/`` of the working directory, or a folder given; none found is an error. The report
+shows, per bundle, the figures its runs
 wrote and its metrics table, or the error of a run that failed; then one subject of each task's demo data.
 """
 
@@ -20,9 +22,34 @@ from .bundle_run import WORKFLOWS, BundleRun, run_bundle
 from .data.acquisition import slices_to_volume, volume_to_slices
 from .data.atomic import atomic_output
 from .data.fastmri_h5 import read_fastmri_h5
+from .data.provenance import data_description, synthetic_origin
 from .data.tasks import TASKS, make_task_data
+from .errors import InputError
 
-__all__ = ["run_demo", "ensure_demo_data"]
+__all__ = ["PROJECT_BUNDLES", "find_bundles", "run_demo", "ensure_demo_data"]
+
+#: the bundles of the installed project: ``bundles/`` beside the package in a clone (editable install)
+PROJECT_BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+
+
+def find_bundles(bundles_dir: Path | None = None) -> list[Path]:
+    """The bundle folders (those holding ``configs/metadata.json``) the demo runs, sorted by name.
+
+    Args:
+        bundles_dir: the folder to look in; ``None``: :data:`PROJECT_BUNDLES`, else ``bundles/`` of the working
+            directory.
+
+    Raises:
+        InputError: no bundle found, naming the folder(s) looked in.
+    """
+    folders = [bundles_dir] if bundles_dir is not None else list(dict.fromkeys([PROJECT_BUNDLES, Path("bundles")]))
+    for folder in folders:
+        bundles = sorted(p.parents[1] for p in Path(folder).glob("*/configs/metadata.json"))
+        if bundles:
+            return bundles
+    looked = " or ".join(str(Path(f).absolute()) for f in folders)
+    raise InputError(looked, "no bundle found (no */configs/metadata.json); pass --bundles DIR, the bundles/ folder "
+                     "of a clone of mri-monai")  # fmt: skip
 
 
 def ensure_demo_data(data_dir: Path, subjects: int, tasks: Iterable[str] = TASKS) -> dict[str, dict]:
@@ -80,7 +107,7 @@ def _figure(task: str, datalist: Path, out: Path) -> Path:
         ax.imshow(img, cmap="gray")
         ax.set_title(name, fontsize=9)
         ax.axis("off")
-    fig.suptitle(f"{task} (synthetic, MNI152-derived)", fontsize=10)
+    fig.suptitle(f"{task} ({'synthetic' if synthetic_origin(datalist) else datalist.parent})", fontsize=10)
     fig.tight_layout()
     path = out / f"{task}_data.png"
     fig.savefig(path, dpi=90)
@@ -154,20 +181,24 @@ def _bundle_section(bundle: Path, runs: list[BundleRun], out: Path) -> str:
     return "\n".join(parts)
 
 
-def run_demo(out: Path, data_dir: Path, subjects: int = 6, bundles_dir: Path = Path("bundles")) -> int:
+def run_demo(out: Path, data_dir: Path, subjects: int = 6, bundles_dir: Path | None = None) -> int:
     """Make the demo data, run every bundle's inference and evaluation on it and write ``out/report.html``.
 
     The demo data (``subjects`` per task, seed 2026: not the subjects the shipped weights were trained on) are made
-    in ``data_dir/<task>`` for the tasks of the bundles found, unless they exist. Each bundle in ``bundles_dir`` runs
+    in ``data_dir/<task>`` for the tasks of the bundles found, unless they exist. Each bundle found by
+    :func:`find_bundles` in ``bundles_dir`` runs
     ``inference.json`` and ``evaluate.json`` on its task's demo data, in its own process (``python -m monai.bundle
     run``); a bundle that fails is reported with its error and the others still run.
 
     Returns:
         0 when every run passed, 1 otherwise.
+
+    Raises:
+        InputError: no bundle found (nothing is made or written then).
     """
+    bundles = find_bundles(bundles_dir)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    bundles = sorted(p.parents[1] for p in bundles_dir.glob("*/configs/metadata.json"))
     made = ensure_demo_data(data_dir, subjects, sorted({_bundle_task(b) for b in bundles}))
     runs: dict[Path, list[BundleRun]] = {}
     progress = tqdm([(b, w) for b in bundles for w in WORKFLOWS], desc="demo", unit="run")
@@ -176,12 +207,15 @@ def run_demo(out: Path, data_dir: Path, subjects: int = 6, bundles_dir: Path = P
         data = made[_bundle_task(bundle)]["datalist"].parent
         runs.setdefault(bundle, []).append(run_bundle(bundle, workflow, data, out / bundle.name / workflow))
     parts = ["<html><head><meta charset='utf-8'><title>mri-monai demo</title></head><body>", "<h1>mri-monai demo</h1>"]
-    parts.append("<p>All data are SYNTHETIC subjects derived from the MNI152 2009a template; research use only.</p>")
+    synthetic = all(synthetic_origin(info["datalist"]) for info in made.values())
+    note = "All data are SYNTHETIC subjects derived from the MNI152 2009a template; research use only."
+    parts.append(f"<p>{note if synthetic else 'Research use only.'}</p>")
     parts += [_bundle_section(bundle, bundle_runs, out) for bundle, bundle_runs in runs.items()]
     parts.append("<h2>Demo data</h2>")
     for task, info in made.items():
         figure = _figure(task, info["datalist"], out)
-        parts.append(f"<h3>{task}</h3><p>{html.escape(TASKS[task].description)}; {info['megabytes']:.1f} MB</p>")
+        description = data_description(info["datalist"], info["datalist"].parent)
+        parts.append(f"<h3>{task}</h3><p>{html.escape(description)}; {info['megabytes']:.1f} MB</p>")
         parts.append(f"<img src='{figure.name}'>")
     parts.append("</body></html>")
     with atomic_output(out / "report.html") as tmp:

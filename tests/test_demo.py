@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from mri_monai.bundle_run import bundle_command, run_bundle
+from mri_monai.cli import main
 from mri_monai.demo import run_demo
 
 IMPORTS = [
@@ -82,3 +83,24 @@ def test_demo_reports_every_bundle_and_fails_when_one_fails(tmp_path, capsys):
     assert "<td>31.5</td>" in report and "<td>29.25</td>" in report
     assert run_bundle(good, "inference", data / "denoising", tmp_path / "again").ok
     assert not run_bundle(bad, "inference", data / "denoising", tmp_path / "again_bad").ok
+
+
+@pytest.mark.slow
+def test_demo_from_another_folder_runs_the_bundles_given(tmp_path, monkeypatch, capsys):
+    bundles = tmp_path / "elsewhere" / "bundles"
+    _toy_bundle(bundles, "good_bundle", fails=False)
+    data = tmp_path / "data" / "denoising"
+    (data / "sub-000").mkdir(parents=True)
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 4), np.float32), np.eye(4)), data / "sub-000" / "t1w.nii.gz")
+    datalist = {"description": "my scans", "test": [{"image": "sub-000/t1w.nii.gz"}]}
+    (data / "datalist.json").write_text(json.dumps(datalist))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # neither bundles/ nor data here
+
+    assert main(["demo", "--bundles", str(bundles), "--data", str(tmp_path / "data"), "--out", "report"]) == 0
+
+    assert "1 bundles, 0 failed run(s)" in capsys.readouterr().out
+    report = (work / "report" / "report.html").read_text()
+    assert "good_bundle" in report and "my scans" in report
+    assert "SYNTHETIC" not in report  # the data are not the project's: not called synthetic

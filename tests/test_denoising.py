@@ -18,9 +18,9 @@ from monai.bundle import ConfigParser, ConfigWorkflow
 from monai.transforms import Invertd
 from pydicom.data import get_testdata_file
 
+from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.readers import DicomReader
 from mri_monai.enhance.baselines import nlm_denoise
-from mri_monai.enhance.datalist import load_datalist_split
 from mri_monai.enhance.inferers import MultiPlaneSliceInferer
 from mri_monai.enhance.metrics import image_quality
 from mri_monai.enhance.noise import RandRicianNoised, RicianNoised, estimate_noise_sigma, rician_noise

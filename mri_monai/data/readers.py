@@ -33,7 +33,14 @@ from pydicom.dataset import Dataset
 from mri_monai.data.fastmri_h5 import read_fastmri_h5
 from mri_monai.errors import InputError, check_finite
 
-__all__ = ["DICOM_META_KEYWORDS", "DicomReader", "FastMRIH5Reader", "PendingRead", "ValidatedNibabelReader"]
+__all__ = [
+    "DICOM_META_KEYWORDS",
+    "DicomReader",
+    "FastMRIH5Reader",
+    "NiftiOrDicomReader",
+    "PendingRead",
+    "ValidatedNibabelReader",
+]
 
 _NO_CHANNEL = float("nan")  # MONAI's in-meta spelling of "no_channel", which collates with integers
 #: top-level DICOM attributes copied into the meta dict when present.
@@ -399,3 +406,41 @@ class ValidatedNibabelReader(NibabelReader):
             raise InputError(filename, f"image data cannot be read, file truncated or corrupt? ({e})") from None
         check_finite(data, filename, "image")
         return data
+
+
+class NiftiOrDicomReader(ImageReader):
+    """A MONAI image reader for NIfTI files and DICOM files or series folders, chosen by the name.
+
+    ``.nii``/``.nii.gz`` files go to :class:`ValidatedNibabelReader`, anything else (a
+    ``.dcm`` file, a file with the DICOM preamble, a series folder) to :class:`DicomReader`;
+    both raise :class:`~mri_monai.errors.InputError` for bad inputs. (``LoadImage`` given several readers tries the
+    last one first without looking at the suffix, so one dispatching reader is needed.)
+
+    Array and meta dict: those of the chosen reader (RAS affine).
+
+    Example::
+
+        image = LoadImage(reader=NiftiOrDicomReader, image_only=True)("sub-000/MR_small.dcm")
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nifti = ValidatedNibabelReader()
+        self.dicom = DicomReader()
+
+    def _reader(self, filename: Sequence[PathLike] | PathLike) -> ImageReader:
+        return self.nifti if self.nifti.verify_suffix(filename) else self.dicom
+
+    def verify_suffix(self, filename: Sequence[PathLike] | PathLike) -> bool:
+        """Whether ``filename`` is NIfTI or DICOM (by name, folder or DICOM preamble)."""
+        return self.nifti.verify_suffix(filename) or self.dicom.verify_suffix(filename)
+
+    def read(self, data: Sequence[PathLike] | PathLike, **kwargs: Any) -> tuple[ImageReader, Any]:
+        """Record the reader for ``data`` and what its ``read`` returns (nothing is read yet)."""
+        reader = self._reader(data)
+        return reader, reader.read(data, **kwargs)
+
+    def get_data(self, img: tuple[ImageReader, Any]) -> tuple[np.ndarray, dict]:
+        """Read the image with the recorded reader; return its array and meta dict."""
+        reader, pending = img
+        return reader.get_data(pending)

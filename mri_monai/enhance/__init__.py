@@ -1,11 +1,10 @@
 """Image enhancement.
 
-Denoising (exported here): Rician noise models, the NLM baseline, datalist, loading, checking and scaling transforms,
+Denoising (exported here): Rician noise models, the NLM baseline, loading, checking and scaling transforms,
 slice inference, metrics and figures. Super-resolution: :mod:`.degrade` and the ``sr_*`` modules.
 """
 
 from .baselines import NonLocalMeansd, nlm_denoise
-from .datalist import load_datalist_split
 from .figures import SaveComparisonPNGd
 from .inferers import MultiPlaneSliceInferer
 from .metrics import EnhancementMetricsSaver, image_quality

@@ -16,6 +16,7 @@ from monai.transforms import MapTransform
 from monai.utils import ImageMetaKey, ensure_tuple
 
 from mri_monai.data.atomic import atomic_output
+from mri_monai.data.provenance import source_title
 
 __all__ = ["SaveSuperResolutionPNGd", "comparison_figure"]
 
@@ -28,7 +29,9 @@ def _slice(image: torch.Tensor | np.ndarray, axis: int) -> np.ndarray:
     return np.rot90(plane)  # RAS voxel axes: the second in-plane axis points up
 
 
-def comparison_figure(images: Sequence[torch.Tensor | np.ndarray], titles: Sequence[str], axis: int = 1):
+def comparison_figure(
+    images: Sequence[torch.Tensor | np.ndarray], titles: Sequence[str], axis: int = 1, suptitle: str = ""
+):
     """A matplotlib figure of the middle slice across ``axis`` of each image, on a shared grey scale.
 
     Args:
@@ -36,6 +39,7 @@ def comparison_figure(images: Sequence[torch.Tensor | np.ndarray], titles: Seque
         titles: one title per image.
         axis: the axis the slices cut across; for thick slices along the third axis, 0 (sagittal) or 1 (coronal)
             shows the through-plane direction.
+        suptitle: title of the whole figure (e.g. the input file), none when empty.
 
     Returns:
         the :class:`matplotlib.figure.Figure`.
@@ -50,6 +54,8 @@ def comparison_figure(images: Sequence[torch.Tensor | np.ndarray], titles: Seque
         ax.imshow(plane, cmap="gray", vmin=0.0, vmax=vmax, interpolation="nearest")
         ax.set_title(title)
         ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -59,7 +65,8 @@ class SaveSuperResolutionPNGd(MapTransform):
 
     ``<output_dir>/<input path relative to data_root_dir without its suffix>_<postfix>.png``, e.g.
     ``out/sub-003/t1w_sr.png`` for ``data_root_dir/sub-003/t1w.nii.gz``. Keys missing from an item (or holding
-    ``None``) are left out of its figure (e.g. the reference when the input is already low resolution).
+    ``None``) are left out of its figure (e.g. the reference when the input is already low resolution). The figure
+    is titled with the input file (:func:`~mri_monai.data.provenance.source_title`).
 
     Args:
         keys: keys of the images, in display order; the first one present names the file.
@@ -87,13 +94,15 @@ class SaveSuperResolutionPNGd(MapTransform):
             output_dir, postfix=output_postfix, extension=".png", makedirs=True, data_root_dir=data_root_dir
         )
         self.axis = axis
+        self.data_root_dir = data_root_dir
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         """Write the figure of ``data``; return ``data`` unchanged."""
         d = dict(data)
         present = [(d[k], t) for k, t in zip(self.keys, self.titles, strict=True) if d.get(k) is not None]
         name = present[0][0].meta[ImageMetaKey.FILENAME_OR_OBJ]
-        fig = comparison_figure([p[0] for p in present], [p[1] for p in present], self.axis)
+        title = source_title(name, self.data_root_dir or None)
+        fig = comparison_figure([p[0] for p in present], [p[1] for p in present], self.axis, title)
         with atomic_output(self.layout.filename(name)) as tmp:
             fig.savefig(tmp, dpi=100)
         return d

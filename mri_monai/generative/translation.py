@@ -11,7 +11,7 @@ from monai.inferers import SliceInferer
 from monai.transforms import LoadImage
 from torch import nn
 
-from mri_monai.data.readers import ValidatedNibabelReader
+from mri_monai.data.readers import NiftiOrDicomReader
 from mri_monai.errors import InputError
 
 __all__ = ["BidirectionalGenerator", "SliceTranslator", "check_volumes", "unpaired_datalist"]
@@ -120,7 +120,7 @@ def check_volumes(entries: Sequence[dict], keys: Sequence[str]) -> None:
     """
     if not entries:
         raise InputError("<datalist>", "no cases to process")
-    loader = LoadImage(reader=ValidatedNibabelReader, image_only=True)
+    loader = LoadImage(reader=NiftiOrDicomReader, image_only=True)
     for entry in entries:
         for key in keys:
             if key not in entry:

@@ -26,6 +26,7 @@ from monai.transforms import MapTransform
 from mri_monai.data.acquisition import slices_to_volume
 from mri_monai.data.atomic import atomic_output
 from mri_monai.data.fastmri_h5 import write_submission_h5
+from mri_monai.data.provenance import source_title
 
 __all__ = [
     "CropToReconSized",
@@ -149,6 +150,9 @@ class SaveSubmissiond(MapTransform):
 class SaveComparisonFigured(MapTransform):
     """PNG of the middle slice: zero-filled, network and, when the file has one, reference and |error|.
 
+    The title names the input file and says "synthetic" only for files this project made
+    (:func:`~mri_monai.data.provenance.source_title`).
+
     Args:
         keys: the network's (S, H, W) reconstruction.
         output_dir, data_root_dir, output_postfix: the PNG path (see the module docstring).
@@ -195,7 +199,7 @@ class SaveComparisonFigured(MapTransform):
                 ax.set_title(name, fontsize=9)
                 ax.axis("off")
             source = str(d[self.filename_key])
-            fig.suptitle(f"{self.title} {Path(source).parent.name} slice {middle} (synthetic data)".strip(), fontsize=9)
+            fig.suptitle(f"{self.title} {source_title(source, self.data_root_dir)} slice {middle}".strip(), fontsize=9)
             fig.tight_layout()
             stem = relative_output(source, self.output_dir, self.data_root_dir)
             with atomic_output(stem.with_name(f"{stem.name}_{self.output_postfix}.png"), inputs=[source]) as tmp:

@@ -9,7 +9,15 @@
 """
 
 from .compare import TISSUES, compare_pair, markdown_table, summarise, write_csv
-from .data import PAIR_MODES, PairDataset, PrepareRegistrationBatch, registration_pairs, registration_subjects
+from .data import (
+    PAIR_MODES,
+    PairDataset,
+    PrepareRegistrationBatch,
+    bundle_registration_pairs,
+    pairs_of,
+    registration_pairs,
+    registration_subjects,
+)
 from .elastix import PRESETS, ElastixRegistration, ElastixResult, parameter_object, preset_path
 from .evaluation import RegistrationEvaluation
 from .instance_optimization import InstanceOptimization

@@ -20,9 +20,18 @@ from monai.engines import PrepareBatch
 from monai.transforms import apply_transform
 from monai.utils import convert_to_tensor, ensure_tuple
 
+from mri_monai.data.datalists import bundle_data_list
 from mri_monai.errors import InputError
 
-__all__ = ["PAIR_MODES", "PairDataset", "PrepareRegistrationBatch", "registration_pairs", "registration_subjects"]
+__all__ = [
+    "PAIR_MODES",
+    "PairDataset",
+    "PrepareRegistrationBatch",
+    "bundle_registration_pairs",
+    "pairs_of",
+    "registration_pairs",
+    "registration_subjects",
+]
 
 #: "atlas": the datalist's atlas is moving, each subject fixed; "subjects": subject k moving, subject k+1 fixed
 #: (cyclic, as ``test_pairs``); "all": every ordered pair of subjects.
@@ -104,15 +113,72 @@ def registration_pairs(
     if mode not in PAIR_MODES:
         raise ValueError(f"mode must be one of {PAIR_MODES}, got {mode!r}")
     subjects = registration_subjects(datalist, split, base_dir=base_dir)
+    base = Path(base_dir) if base_dir else Path(datalist).parent
+    atlas = _atlas(Path(datalist), base) if mode == "atlas" else None
+    return pairs_of(subjects, mode, atlas, source=f"{datalist} split {split!r}")
+
+
+def pairs_of(
+    subjects: Sequence[dict], mode: str = "atlas", atlas: dict | None = None, source: str = "<subjects>"
+) -> list[dict[str, Any]]:
+    """Registration pairs of ``subjects`` in ``mode`` (see :data:`PAIR_MODES`), keys prefixed ``moving_``/``fixed_``.
+
+    Args:
+        subjects: subject dicts (``image``, optionally ``label``, ``subject``...).
+        mode: ``"atlas"`` (``atlas`` moving, each subject fixed), ``"subjects"`` or ``"all"``.
+        atlas: the atlas entry, needed in ``"atlas"`` mode.
+        source: where the subjects come from, for messages.
+
+    Raises:
+        InputError: ``"atlas"`` mode without an atlas, or fewer than two subjects in the other modes.
+    """
+    if mode not in PAIR_MODES:
+        raise ValueError(f"mode must be one of {PAIR_MODES}, got {mode!r}")
     if mode == "atlas":
-        base = Path(base_dir) if base_dir else Path(datalist).parent
-        atlas = _atlas(Path(datalist), base)
+        if atlas is None:
+            raise InputError(source, "pair_mode 'atlas' needs an atlas: pass --atlas FILE or --pair_mode subjects")
         return [_pair(atlas, s) for s in subjects]
     if len(subjects) < 2:
-        raise InputError(datalist, f"split {split!r} has {len(subjects)} subject: {mode!r} pairs need two or more")
+        raise InputError(source, f"{len(subjects)} subject: {mode!r} pairs need two or more")
     if mode == "subjects":
         return [_pair(s, subjects[(k + 1) % len(subjects)]) for k, s in enumerate(subjects)]
     return [_pair(m, f) for m, f in permutations(subjects, 2)]
+
+
+def bundle_registration_pairs(
+    dataset_dir: str | os.PathLike,
+    datalist: str | os.PathLike,
+    mode: str = "atlas",
+    split: str = "test",
+    files: Sequence[str] | None = None,
+    atlas: str | os.PathLike | None = None,
+    exclude: str | os.PathLike | None = None,
+) -> list[dict[str, Any]]:
+    """The pairs a registration bundle runs on: from the datalist, or from a folder or list of images.
+
+    With a datalist (and no ``files``) this is :func:`registration_pairs` (the atlas is the datalist's unless
+    ``atlas`` is given). Otherwise the subjects are the NIfTI files and DICOM series in ``dataset_dir`` (or
+    ``files``), found by :func:`~mri_monai.data.datalists.bundle_data_list`, each named by its file.
+
+    Args:
+        dataset_dir, datalist, split, files, exclude: as :func:`~mri_monai.data.datalists.bundle_data_list`.
+        mode: one of :data:`PAIR_MODES`.
+        atlas: an image used as the moving image of every pair in ``"atlas"`` mode.
+
+    Raises:
+        InputError: see :func:`~mri_monai.data.datalists.bundle_data_list` and :func:`pairs_of`; a missing atlas.
+    """
+    if not files and os.path.isfile(datalist) and atlas is None:
+        return registration_pairs(datalist, split, mode)
+    subjects = bundle_data_list(dataset_dir, datalist, "image", files=files, split=split, exclude=exclude)
+    for entry in subjects:
+        entry.setdefault("subject", Path(entry["image"]).name.split(".")[0])
+    atlas_entry = None
+    if atlas is not None:
+        if not os.path.exists(atlas):
+            raise InputError(atlas, "atlas file does not exist")
+        atlas_entry = {"image": str(Path(atlas).absolute()), "subject": "atlas"}
+    return pairs_of(subjects, mode, atlas_entry, source=str(dataset_dir))
 
 
 class PairDataset(Dataset):

@@ -38,6 +38,8 @@ class RegistrationEvaluation:
         instance_optimization: keyword arguments of
             :class:`~mri_monai.registration.instance_optimization.InstanceOptimization` for ``network_io``.
         figure: write ``comparison.png`` for the first pair.
+        data_description: where the pairs come from, for the figure title and the table heading (e.g. the
+            datalist's description, :func:`~mri_monai.data.provenance.data_description`); ``""``: not said.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class RegistrationEvaluation:
         device: str | torch.device = "cpu",
         instance_optimization: dict | None = None,
         figure: bool = True,
+        data_description: str = "",
     ) -> None:
         if not pairs:
             raise ValueError("no registration pairs to evaluate")
@@ -60,6 +63,7 @@ class RegistrationEvaluation:
         self.output_dir = Path(output_dir)
         self.baseline = baseline
         self.figure = figure
+        self.data_description = data_description
         self.methods = make_methods(
             tuple(methods),
             network=network,
@@ -67,6 +71,9 @@ class RegistrationEvaluation:
             device=device,
             **(instance_optimization or {}),
         )
+
+    def _title(self, name: str) -> str:
+        return f"{name} ({self.data_description})" if self.data_description else name
 
     def run(self) -> dict:
         """Evaluate every pair; write the files; return the summary."""
@@ -81,7 +88,7 @@ class RegistrationEvaluation:
             rows += [{"pair": name, **row} for row in pair_rows]
             print(f"pair {k + 1}/{len(self.pairs)} {name}:\n{markdown_table(summarise(pair_rows))}", flush=True)
             if self.figure and k == 0:
-                comparison_figure(pair, results, self.output_dir / "comparison.png", title=f"{name} (synthetic)")
+                comparison_figure(pair, results, self.output_dir / "comparison.png", title=self._title(name))
         summary = summarise(rows)
         report = {
             "primary_metric": "dice_mean",
@@ -95,7 +102,7 @@ class RegistrationEvaluation:
         write_csv(rows, self.output_dir / "metrics.csv")
         write_text(json.dumps(report, indent=2), self.output_dir / "metrics_summary.json")
         table = markdown_table(summary)
-        heading = f"Means over {len(self.pairs)} synthetic pair(s), MNI152-derived.\n\n"
+        heading = f"Means over {len(self.pairs)} pair(s){self._title('')}.\n\n"
         write_text(heading + table, self.output_dir / "metrics_table.md")
         print(table, flush=True)
         return report

@@ -13,6 +13,7 @@ from monai.transforms import LoadImage, MapTransform
 from monai.utils import ImageMetaKey
 
 from mri_monai.data.atomic import atomic_output
+from mri_monai.data.provenance import source_title
 from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.data.tumour import ED, ET, NCR
 
@@ -50,6 +51,7 @@ def segmentation_figure(
     reference: torch.Tensor | np.ndarray | None = None,
     contrast_names: Sequence[str] = ("T1", "T1ce", "T2", "FLAIR"),
     overlay_channel: int = 3,
+    title: str = "",
 ):
     """A matplotlib figure of the axial slice with the most tumour: each contrast, prediction and reference.
 
@@ -59,6 +61,7 @@ def segmentation_figure(
         reference: the ground truth, same shape, or None.
         contrast_names: one title per channel.
         overlay_channel: the contrast under the label maps (FLAIR).
+        title: put before the colour legend in the figure's title (e.g. the input file).
 
     Returns:
         the :class:`matplotlib.figure.Figure`.
@@ -76,12 +79,13 @@ def segmentation_figure(
     panels = [(s, name, "gray") for s, name in zip(scaled, contrast_names, strict=True)]
     panels += [(_overlay(np.clip(scaled[overlay_channel], 0, 1), np.rot90(m[..., z])), t, None) for t, m in maps]
     fig = Figure(figsize=(2.6 * len(panels), 3.0))
-    for i, (panel, title, cmap) in enumerate(panels):
+    for i, (panel, name, cmap) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         ax.imshow(np.clip(panel, 0, 1), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(title)
+        ax.set_title(name)
         ax.axis("off")
-    fig.suptitle("red: necrotic core, green: oedema, blue: enhancing tumour", fontsize=9)
+    legend = "red: necrotic core, green: oedema, blue: enhancing tumour"
+    fig.suptitle(f"{title}; {legend}" if title else legend, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -115,6 +119,7 @@ class SaveSegmentationPNGd(MapTransform):
         self.layout = FolderLayout(
             output_dir, postfix=output_postfix, extension=".png", makedirs=True, data_root_dir=data_root_dir
         )
+        self.data_root_dir = data_root_dir or None
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         """Write the figure of ``data``; return ``data`` unchanged."""
@@ -122,8 +127,9 @@ class SaveSegmentationPNGd(MapTransform):
         image, reference = d[self.image_key], d.get(self.label_key)
         if isinstance(reference, (str, os.PathLike)):  # a datalist path: read it for the figure only
             reference = LoadImage(reader=ValidatedNibabelReader, image_only=True)(reference)
-        fig = segmentation_figure(image, d[self.pred_key], reference)
-        with atomic_output(self.layout.filename(image.meta[ImageMetaKey.FILENAME_OR_OBJ])) as tmp:
+        source = str(image.meta[ImageMetaKey.FILENAME_OR_OBJ])
+        fig = segmentation_figure(image, d[self.pred_key], reference, title=source_title(source, self.data_root_dir))
+        with atomic_output(self.layout.filename(source)) as tmp:
             fig.savefig(tmp, dpi=100)
         return d
 

@@ -10,8 +10,7 @@ from monai.config import PathLike
 from monai.data import ImageReader
 from monai.utils import ImageMetaKey, MetaKeys, ensure_tuple
 
-from mri_monai.data.readers import PendingRead
-from mri_monai.enhance.sr_data import NiftiOrDicomReader
+from mri_monai.data.readers import NiftiOrDicomReader, PendingRead
 from mri_monai.errors import InputError
 
 __all__ = ["MultiContrastReader"]
@@ -23,7 +22,7 @@ class MultiContrastReader(ImageReader):
     The input is either a sequence of ``num_contrasts`` images (NIfTI files or DICOM series folders/files, one per
     contrast, in the order the network expects) or one 4D NIfTI file holding the contrasts on its last axis (what
     MONAI Label sends). Every contrast must have the same spatial shape and affine (within ``affine_tolerance``
-    mm); each image is read by :class:`~mri_monai.enhance.sr_data.NiftiOrDicomReader`, which rejects unreadable
+    mm); each image is read by :class:`~mri_monai.data.readers.NiftiOrDicomReader`, which rejects unreadable
     files, empty images and NaN. All problems raise :class:`~mri_monai.errors.InputError` naming the file.
 
     Array: (C, X, Y, Z) float32; meta: the first contrast's, with ``original_channel_dim`` 0 and

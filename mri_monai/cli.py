@@ -24,20 +24,17 @@ __all__ = ["main", "build_parser"]
 
 def _make_data(args: argparse.Namespace) -> int:
     from .data.randomise import DomainRandomisation
-    from .data.tasks import TASKS, check_options, make_task_data
+    from .data.tasks import TASKS, make_task_data
 
     tasks = sorted(TASKS) if args.task == "all" else [args.task]
     options = {"coils": args.coils, "snr": args.snr, "noise": args.noise, "coils_range": tuple(args.coils_range)}
-    try:  # every option is checked before anything is written
-        check_options(options)
+    try:  # make_task_data checks every option before it writes anything
         randomisation = DomainRandomisation(intensity=args.intensity) if args.randomise else None
-        if args.subjects < 1:
-            raise ValueError(f"need at least one subject, got {args.subjects}")
+        for task in tasks:
+            out = Path(args.out) / task if args.task == "all" else Path(args.out)
+            make_task_data(task, out, args.subjects, args.seed, args.overwrite, True, randomisation, **options)
     except ValueError as e:
         raise InputError("make-data", str(e)) from None
-    for task in tasks:
-        out = Path(args.out) / task if args.task == "all" else Path(args.out)
-        make_task_data(task, out, args.subjects, args.seed, args.overwrite, True, randomisation, **options)
     return 0
 
 

@@ -88,10 +88,10 @@ class DomainRandomisation:
     def __post_init__(self) -> None:
         if self.intensity not in INTENSITY_MODELS:
             raise ValueError(f"unknown intensity model {self.intensity!r}; choose from {', '.join(INTENSITY_MODELS)}")
-        for name in ("gmm_mean", "gmm_std", "max_displacement_mm", "smoothness_mm", "texture", "bias"):
+        ranges = ("gmm_mean", "gmm_std", "max_displacement_mm", "smoothness_mm", "texture", "bias", "blur_sigma_vox")
+        for name in ranges:
             _check_range(name, getattr(self, name))
         _check_range("sharpen", self.sharpen, low=1.0)
-        _check_range("blur_sigma_vox", self.blur_sigma_vox)
         if self.smoothness_mm[0] <= 0:
             raise ValueError(f"smoothness_mm must be positive, got {self.smoothness_mm}")
         if not 0.0 <= self.head_probability <= 1.0:

@@ -105,19 +105,20 @@ def reconstruction_kspace_seed(subject: SyntheticSubject, num_coils: int) -> int
     return subject.seed * 7 + num_coils
 
 
-def _random_acquisition(slab: np.ndarray, rng: np.random.Generator, coils_range: tuple[int, int]) -> dict:
-    """A randomised acquisition of a slab: field of view (zero padding, sometimes 2x readout oversampling along H),
-    number of coils, coil array distance and background-phase amplitude."""
+def _random_acquisition(
+    slab: np.ndarray, rng: np.random.Generator, coils_range: tuple[int, int]
+) -> tuple[int, tuple, dict[str, float]]:
+    """A randomised acquisition of a slab: the number of coils, the zero padding of the field of view (up to 1.2x, or
+    2x readout oversampling along H for one slab in ten), and the ``simulate_kspace`` coil array distance and
+    background-phase amplitude."""
     height, width = slab.shape[-2:]
     factor_h = 2.0 if rng.random() < 0.1 else rng.uniform(1.0, 1.2)
     pad_h = 2 * int(round(height * (factor_h - 1.0) / 2))
     pad_w = 2 * int(round(width * (rng.uniform(1.0, 1.2) - 1.0) / 2))
-    return {
-        "pad": ((0, 0), (pad_h // 2, pad_h // 2), (pad_w // 2, pad_w // 2)),
-        "coils": int(rng.integers(coils_range[0], coils_range[1] + 1)),
-        "coil_distance": float(rng.uniform(1.2, 2.0)),
-        "max_phase": float(rng.uniform(0.0, np.pi)),
-    }
+    pad = ((0, 0), (pad_h // 2, pad_h // 2), (pad_w // 2, pad_w // 2))
+    coils = int(rng.integers(coils_range[0], coils_range[1] + 1))
+    array = {"coil_distance": float(rng.uniform(1.2, 2.0)), "max_phase": float(rng.uniform(0.0, np.pi))}
+    return coils, pad, array
 
 
 def _write_reconstruction(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
@@ -126,24 +127,23 @@ def _write_reconstruction(subject: SyntheticSubject, folder: Path, root: Path, o
     acquisition = "RANDOM" if subject.parameters.get("randomised") else _RECON_CONTRASTS[contrast]
     entry = {"subject": folder.name, "acquisition": acquisition}
     snr = float(options.get("snr", 40.0))
-    acq_options: dict = {"coils": int(options.get("coils", 8))}
+    coils, array = int(options.get("coils", 8)), {}
     if subject.parameters.get("randomised"):
         coils_range = tuple(int(c) for c in options.get("coils_range", (4, 24)))
-        acq_options = _random_acquisition(slab, np.random.default_rng(subject.seed + 31), coils_range)  # type: ignore[arg-type]
-        slab = np.pad(slab, acq_options["pad"])
-        (_, _), (_, pad_bottom), (pad_left, _) = acq_options["pad"]
+        coils, pad, array = _random_acquisition(slab, np.random.default_rng(subject.seed + 31), coils_range)  # type: ignore[arg-type]
+        slab = np.pad(slab, pad)
+        (_, _), (_, pad_bottom), (pad_left, _) = pad
         # H runs along -Y: rows added at the bottom of the slices move the volume's first Y voxel
         slab_affine = slab_affine @ np.array(
             [[1, 0, 0, -pad_left], [0, 1, 0, -pad_bottom], [0, 0, 1, 0], [0, 0, 0, 1]], float
         )
-    for key, coils in (("multicoil", acq_options["coils"]), ("singlecoil", 1)):
+    for key, num_coils in (("multicoil", coils), ("singlecoil", 1)):
         acq = simulate_kspace(
             slab,
-            coils,
+            num_coils,
             None if np.isinf(snr) else snr,
-            seed=reconstruction_kspace_seed(subject, coils),
-            coil_distance=acq_options.get("coil_distance", 1.5),
-            max_phase=acq_options.get("max_phase", np.pi / 2),
+            seed=reconstruction_kspace_seed(subject, num_coils),
+            **array,
         )
         path = folder / f"kspace_{key}.h5"
         write_fastmri_h5(
@@ -338,14 +338,12 @@ def make_task_data(
         raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
     spec = TASKS[task]
     check_options(options)
-    if subjects < 1:
-        raise ValueError(f"need at least one subject, got {subjects}")
+    n_train, n_val, _ = split_counts(subjects)
     out = Path(out)
     _prepare_folder(out, overwrite)
     work = out.with_name(out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    n_train, n_val, _ = split_counts(subjects)
     entries = []
     started = time.time()
     try:

@@ -122,6 +122,31 @@ def test_random_levels_and_determinism():
         RandRicianNoised("image", levels=(0.0,))
 
 
+def test_level_range_is_log_uniform():
+    clean = _half_empty_image()
+    t = RandRicianNoised("image", level_range=(0.01, 0.16), level_key="level").set_random_state(2)
+    levels = np.array([t({"image": clean})["level"] for _ in range(400)])
+    assert levels.min() >= 0.01 and levels.max() <= 0.16
+    # log-uniform over four octaves: about a quarter of the draws in each, the median near the geometric mean 0.04
+    octaves = np.histogram(np.log2(levels / 0.01), bins=4, range=(0, 4))[0]
+    assert octaves.min() > 70 and octaves.max() < 130
+    assert np.median(levels) == pytest.approx(0.04, rel=0.15)
+    for bad in [(0.0, 0.1), (0.1, 0.05), (0.05,)]:
+        with pytest.raises(ValueError, match="level_range"):
+            RandRicianNoised("image", level_range=bad)
+
+
+def test_bias_free_network_is_positively_homogeneous():
+    torch.manual_seed(0)
+    net = SkipAutoencoder(2, 1, 1, channels=(8, 16, 16), strides=(1, 2, 2), bias=False).eval()
+    assert not any("bias" in name for name, _ in net.named_parameters())
+    x = torch.rand(2, 1, 30, 36)
+    with torch.no_grad():
+        assert torch.allclose(net(3.7 * x), 3.7 * net(x), atol=1e-5)
+        biased = SkipAutoencoder(2, 1, 1, channels=(8, 16, 16), strides=(1, 2, 2)).eval()
+        assert not torch.allclose(biased(3.7 * x), 3.7 * biased(x), atol=1e-3)
+
+
 def test_fixed_noise_depends_on_file_and_level_only():
     from monai.data import MetaTensor
 

@@ -56,6 +56,8 @@ class DomainRandomisation:
         max_rotation_deg, max_scale: affine rotation (degrees) and scaling (fraction) bounds.
         sharpen: range of the power the tissue fractions are raised to (1 keeps them).
         texture: range of the relative amplitude of the per-tissue texture.
+        texture_sigma_vox: range of the texture's smoothing (Gaussian standard deviation, voxels). Texture finer
+            than about two voxels looks like noise, which would teach a denoiser to keep noise.
         head_probability: probability of skull and scalp shells around the brain.
         log_gamma_std: standard deviation of log(gamma).
         bias: range of the bias field's polynomial coefficients (MONAI ``RandBiasField`` ``coeff_range``).
@@ -80,6 +82,7 @@ class DomainRandomisation:
     max_scale: float = 0.1
     sharpen: tuple[float, float] = (1.0, 4.0)
     texture: tuple[float, float] = (0.0, 0.1)
+    texture_sigma_vox: tuple[float, float] = (2.0, 4.0)
     head_probability: float = 0.5
     log_gamma_std: float = 0.4
     bias: tuple[float, float] = (0.0, 0.3)
@@ -88,7 +91,16 @@ class DomainRandomisation:
     def __post_init__(self) -> None:
         if self.intensity not in INTENSITY_MODELS:
             raise ValueError(f"unknown intensity model {self.intensity!r}; choose from {', '.join(INTENSITY_MODELS)}")
-        ranges = ("gmm_mean", "gmm_std", "max_displacement_mm", "smoothness_mm", "texture", "bias", "blur_sigma_vox")
+        ranges = (
+            "gmm_mean",
+            "gmm_std",
+            "max_displacement_mm",
+            "smoothness_mm",
+            "texture",
+            "texture_sigma_vox",
+            "bias",
+            "blur_sigma_vox",
+        )
         for name in ranges:
             _check_range(name, getattr(self, name))
         _check_range("sharpen", self.sharpen, low=1.0)
@@ -121,7 +133,7 @@ class DomainRandomisation:
         for frac in fractions.values():
             mean = rng.uniform(*self.gmm_mean) / 128.0
             spread = rng.uniform(*self.gmm_std) / 128.0
-            image += frac * (mean + spread * texture_field(shape, rng, sigma_vox=rng.uniform(0.5, 1.5)))
+            image += frac * (mean + spread * texture_field(shape, rng, sigma_vox=rng.uniform(*self.texture_sigma_vox)))
         return np.clip(image, 0.0, None).astype(np.float32)
 
     def finish(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

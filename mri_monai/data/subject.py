@@ -185,7 +185,10 @@ def make_subject(
     tissues = {name: _jitter(TISSUES[name], rng, relaxation_jitter) for name in fractions}
     if randomisation is not None:
         amount = rng.uniform(*randomisation.texture)
-        textured = {k: v * (1.0 + amount * texture_field(v.shape, rng)) for k, v in fractions.items()}
+        textured = {
+            k: v * (1.0 + amount * texture_field(v.shape, rng, rng.uniform(*randomisation.texture_sigma_vox)))
+            for k, v in fractions.items()
+        }
         head = head_shells(brain, tuple(vs), rng) if rng.random() < randomisation.head_probability else {}
         images = {c: _randomised_image(c, textured, head, tissues, rng, randomisation) for c in contrasts}
     else:

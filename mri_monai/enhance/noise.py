@@ -58,12 +58,25 @@ def _check_levels(levels: Sequence[float]) -> tuple[float, ...]:
     return levels
 
 
+def _check_range(level_range: Sequence[float] | None) -> tuple[float, float] | None:
+    if level_range is None:
+        return None
+    values = tuple(float(v) for v in level_range)
+    if len(values) != 2 or not all(np.isfinite(values)) or not 0 < values[0] <= values[1]:
+        raise ValueError(f"level_range must be (low, high) with 0 < low <= high, got {values}")
+    return values[0], values[1]
+
+
 class RandRicianNoise(RandomizableTransform):
-    """Add Rician noise at a level drawn from ``levels`` (fractions of the image maximum).
+    """Add Rician noise at a level drawn from ``levels``, or log-uniformly from ``level_range`` (fractions of the
+    image maximum).
 
     Args:
         levels: noise levels to draw from with equal probability, e.g. ``(0.03, 0.05, 0.1)``.
         prob: probability of adding noise.
+        level_range: ``(low, high)``: draw the level log-uniformly between them instead (every octave of noise
+            equally often, as Mohan et al. 2020 train blind denoisers), e.g. ``(0.01, 0.15)``; ``None``: use
+            ``levels``.
 
     After a call, ``self.level`` holds the level used (``0.0`` when no noise was added).
 
@@ -75,9 +88,15 @@ class RandRicianNoise(RandomizableTransform):
         noisy = RandRicianNoise(levels=(0.03, 0.05, 0.1))(clean)  # sigma = level * clean.max()
     """
 
-    def __init__(self, levels: Sequence[float] = (0.03, 0.05, 0.1), prob: float = 1.0) -> None:
+    def __init__(
+        self,
+        levels: Sequence[float] = (0.03, 0.05, 0.1),
+        prob: float = 1.0,
+        level_range: Sequence[float] | None = None,
+    ) -> None:
         RandomizableTransform.__init__(self, prob)
         self.levels = _check_levels(levels)
+        self.level_range = _check_range(level_range)
         self.level = 0.0
         self._seed = 0
 
@@ -85,7 +104,10 @@ class RandRicianNoise(RandomizableTransform):
         """Draw whether to add noise, the level and the seed of the noise."""
         super().randomize(None)
         if self._do_transform:
-            self.level = float(self.levels[self.R.randint(len(self.levels))])
+            if self.level_range is None:
+                self.level = float(self.levels[self.R.randint(len(self.levels))])
+            else:
+                self.level = float(np.exp(self.R.uniform(*np.log(self.level_range))))
             self._seed = int(self.R.randint(2**31 - 1))
         else:
             self.level = 0.0
@@ -108,6 +130,7 @@ class RandRicianNoised(RandomizableTransform, MapTransform):
         keys: keys of the images to corrupt.
         levels: noise levels (fractions of each image's maximum) to draw from.
         prob: probability of adding noise.
+        level_range: ``(low, high)``: draw the level log-uniformly between them instead of from ``levels``.
         reference_keys: keys under which the noise-free images are kept (one per key), e.g. ``"label"`` to train
             a denoiser; ``None``: not kept.
         level_key: key under which the level used is stored (``0.0`` when no noise was added); ``None``: not stored.
@@ -124,13 +147,14 @@ class RandRicianNoised(RandomizableTransform, MapTransform):
         keys: KeysCollection,
         levels: Sequence[float] = (0.03, 0.05, 0.1),
         prob: float = 1.0,
+        level_range: Sequence[float] | None = None,
         reference_keys: KeysCollection | None = None,
         level_key: str | None = None,
         allow_missing_keys: bool = False,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
         RandomizableTransform.__init__(self, prob)
-        self.noise = RandRicianNoise(levels, prob=1.0)
+        self.noise = RandRicianNoise(levels, prob=1.0, level_range=level_range)
         self.reference_keys = None if reference_keys is None else ensure_tuple_rep(reference_keys, len(self.keys))
         self.level_key = level_key
 

@@ -49,6 +49,9 @@ class SkipAutoencoder(nn.Module):
         norm: normalisation after every convolution but the last (``None``: none, as in the paper).
         dropout: dropout rate after every convolution but the last.
         residual: add the input to the output (the input-output skip connection).
+        bias: learn additive biases in the convolutions. ``False`` with ``norm=None`` makes the network bias-free
+            and so positively homogeneous, ``net(a * x) == a * net(x)`` for ``a > 0``: Mohan et al. (ICLR 2020)
+            show that such denoisers generalise to noise levels outside their training range.
 
     Shapes:
         input: (B, in_channels, H, W[, D]); output: (B, out_channels, H, W[, D]), the same spatial size.
@@ -71,6 +74,7 @@ class SkipAutoencoder(nn.Module):
         norm: str | tuple | None = None,
         dropout: float = 0.0,
         residual: bool = True,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
@@ -99,6 +103,7 @@ class SkipAutoencoder(nn.Module):
                 dropout=None if last else dropout,
                 is_transposed=transposed,
                 conv_only=last,
+                bias=bias,
             )
 
         levels = len(channels)

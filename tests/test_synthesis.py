@@ -162,6 +162,12 @@ def test_load_axial_slices_keeps_slices_with_head(tmp_path):
         load_axial_slices([{"image": str(four_d)}])
     with pytest.raises(InputError, match="no volumes"):
         load_axial_slices([])
+    entries = [
+        {"image": _volume(tmp_path / "c.nii.gz")},
+        {"image": _volume(tmp_path / "d.nii.gz", shape=(16, 16, 6), value=1.0)},
+    ]
+    both, subjects = load_axial_slices(entries, size=(16, 16), return_subjects=True)
+    assert both.shape == (10, 1, 16, 16) and subjects.tolist() == [0] * 6 + [1] * 4
 
 
 def test_sample_writer_writes_png_and_nifti(tmp_path):
@@ -216,16 +222,27 @@ def test_diversity_and_tissue_statistics():
 
 def test_synthesis_evaluation_flags_a_copying_generator(tmp_path):
     torch.manual_seed(0)
-    training, held_out = torch.rand(20, 1, 64, 64), torch.rand(8, 1, 64, 64)
+    training, held_out = torch.rand(40, 1, 64, 64), torch.rand(24, 1, 64, 64)
 
     class Copier:
         def sample(self, n):
             return training[:n]
 
     methods = {"network": Copier(), "gaussian_matched": GaussianSampler(training), "mean": MeanImageSampler(training)}
-    summary = SynthesisEvaluation(methods, training, held_out, tmp_path, num_samples=6, grid_samples=3).run()
+    subjects = torch.tensor([0] * 12 + [1] * 12)
+    kwargs = {"num_samples": 6, "grid_samples": 3, "c2st_samples": 20, "c2st_epochs": 10, "held_out_subjects": subjects}
+    summary = SynthesisEvaluation(methods, training, held_out, tmp_path, **kwargs).run()
     assert summary["methods"]["network"]["copies"] == 1.0 and summary["methods"]["network"]["nearest_ncc"] == 1.0
     assert summary["methods"]["held_out_real"]["copies"] == 0.0
     assert summary["methods"]["mean"]["ms_ssim"] == pytest.approx(1.0, abs=1e-4)
     assert json.loads((tmp_path / "metrics_summary.json").read_text())["primary_metric"] == "tissue_fd"
-    assert plt.imread(tmp_path / "nearest_grid.png").shape == (2 * 64 + 2, 3 * 64 + 4)
+    # C2ST: a CNN tells the mean image from uniform noise at once; copies of noise are noise, like the held-out
+    c2st = {name: values["c2st"] for name, values in summary["methods"].items()}
+    assert c2st["mean"] == 1.0 and summary["methods"]["mean"]["c2st_p"] < 1e-3
+    assert c2st["network"] <= 0.75 and c2st["held_out_real"] <= 0.75
+    assert summary["c2st_split"] == "subjects"  # trained on held-out subject 0, tested on subject 1
+    # samples (top), their nearest training slices (middle; copies: the same images), held-out slices (bottom)
+    grid = plt.imread(tmp_path / "samples_grid.png")
+    assert grid.shape == (3 * 64 + 4, 3 * 64 + 4)
+    assert np.allclose(grid[:64], grid[66:130], atol=1 / 255)
+    assert not np.allclose(grid[:64], grid[132:], atol=0.1)

@@ -1,4 +1,4 @@
-"""Generative-model helpers: translation and synthesis baselines, metrics, image pool, evaluation runs."""
+"""Generative-model helpers: baselines, metrics, two-sample test, image pool, translation and synthesis runs."""
 
 from .baselines import GaussianSampler, InvertedHistogramMatching, MeanImageSampler
 from .evaluation import TranslationEvaluation
@@ -16,3 +16,4 @@ from .png import save_png, tile
 from .pool import ImagePool
 from .synthesis import SampleWriter, SynthesisEvaluation, dcgan_init, display, load_axial_slices
 from .translation import BidirectionalGenerator, SliceTranslator, check_volumes, unpaired_datalist
+from .two_sample import c2st_classifier, classifier_two_sample_test

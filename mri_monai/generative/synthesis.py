@@ -20,13 +20,18 @@ from mri_monai.networks.weights import load_state
 
 from .metrics import frechet_distance, ms_ssim_diversity, nearest_ncc, tissue_statistics
 from .png import save_png, tile
+from .two_sample import classifier_two_sample_test
 
 __all__ = ["load_axial_slices", "display", "dcgan_init", "SampleWriter", "SynthesisEvaluation"]
 
 
 def load_axial_slices(
-    entries: Sequence[dict], key: str = "image", size: Sequence[int] = (128, 128), min_foreground: float = 0.1
-) -> torch.Tensor:
+    entries: Sequence[dict],
+    key: str = "image",
+    size: Sequence[int] = (128, 128),
+    min_foreground: float = 0.1,
+    return_subjects: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Axial slices of every volume, intensities scaled to [0, 1], keeping slices that show enough head.
 
     Each volume is read with :class:`~mri_monai.data.ValidatedNibabelReader`, reoriented to RAS, scaled from
@@ -38,9 +43,10 @@ def load_axial_slices(
         key: key of the image in the items.
         size: in-plane size (X, Y) of the slices.
         min_foreground: least head fraction of a kept slice.
+        return_subjects: also return the index in ``entries`` of each slice's volume.
 
     Returns:
-        (N, 1, X, Y) float tensor.
+        (N, 1, X, Y) float tensor; with ``return_subjects``, ``(slices, subjects)``, subjects (N,) long.
 
     Raises:
         InputError: no items, an unreadable or NaN file (from the reader), a file that is not one 3D volume,
@@ -51,8 +57,8 @@ def load_axial_slices(
     load = LoadImage(reader=ValidatedNibabelReader, image_only=True, ensure_channel_first=True)
     orient, resize = Orientation(axcodes="RAS"), ResizeWithPadOrCrop((*size, -1))
     scale = ScaleIntensityRangePercentiles(lower=0, upper=99.5, b_min=0.0, b_max=1.0, clip=True)
-    slices = []
-    for entry in entries:
+    slices, subjects = [], []
+    for subject, entry in enumerate(entries):
         volume = load(entry[key])
         if volume.ndim != 4 or volume.shape[0] != 1:
             raise InputError(entry[key], f"expected one 3D volume (X, Y, Z), got shape {tuple(volume.shape[1:])}")
@@ -60,9 +66,10 @@ def load_axial_slices(
         fraction = (volume > 0.05).float().mean(dim=(0, 1, 2))
         keep = torch.nonzero(fraction >= min_foreground).ravel()
         slices += [volume[..., int(z)] for z in keep]
+        subjects += [subject] * keep.numel()
     if not slices:
         raise InputError(entries[0][key], f"no axial slice has a head fraction >= {min_foreground}")
-    return torch.stack(slices)
+    return (torch.stack(slices), torch.tensor(subjects)) if return_subjects else torch.stack(slices)
 
 
 def dcgan_init(network: nn.Module, std: float = 0.02) -> nn.Module:
@@ -154,7 +161,7 @@ class SampleWriter:
 
 
 class SynthesisEvaluation:
-    """Score generated slices and baselines against real slices; write metrics and a nearest-neighbour grid.
+    """Score generated slices and baselines against real slices; write metrics and a figure of samples.
 
     For each method (the network and each baseline sampler, plus the held-out real slices as a reference):
 
@@ -165,17 +172,33 @@ class SynthesisEvaluation:
       natural level);
     - ``tissue_fd`` (primary, lower is better): Fréchet distance between per-slice tissue statistics
       (:func:`~mri_monai.generative.tissue_statistics`) of the samples and of the held-out real slices (for
-      ``held_out_real``: training slices against held-out slices, the level real data reach).
+      ``held_out_real``: training slices against held-out slices, the level real data reach);
+    - ``c2st`` (0.5 is best): held-out accuracy of a small CNN trained to tell samples from held-out real slices
+      (:func:`~mri_monai.generative.classifier_two_sample_test`), at most ``c2st_samples`` of each, about half for
+      training and half for testing; 0.5 means it cannot tell them apart, 1.0 that it always can; ``c2st_p`` is
+      the binomial p-value of that accuracy under "indistinguishable" (for ``held_out_real``: training slices
+      against held-out slices). With ``held_out_subjects`` naming at least 2 subjects the held-out slices are split
+      by subject (the CNN is tested on subjects it was not trained on; ``c2st_split`` ``"subjects"``), else at
+      random (``"slices"``: the CNN can learn the few held-out subjects, and even real slices score above 0.5).
+
+    The metrics other than ``c2st`` use the first ``num_samples`` samples of each method; the C2ST the first
+    ``c2st_samples`` (each method is asked once for the larger number).
 
     Args:
         methods: ``{name: sampler}``, each with ``sample(n) -> (n, 1, X, Y)`` in [0, 1]; must include
             ``"network"`` and ``baseline``.
         training: (M, 1, X, Y) training slices in [0, 1] (the nearest-neighbour references).
         held_out: (K, 1, X, Y) held-out real slices in [0, 1].
-        output_dir: where ``metrics.csv``, ``metrics_summary.json`` and ``nearest_grid.png`` go.
-        num_samples: samples per method.
+        output_dir: where ``metrics.csv``, ``metrics_summary.json`` and ``samples_grid.png`` go.
+        num_samples: samples per method for the NCC, MS-SSIM and tissue metrics.
         baseline: method the network must beat on ``tissue_fd``.
-        grid_samples: network samples shown (each beside its nearest training slice) in ``nearest_grid.png``.
+        grid_samples: columns of ``samples_grid.png``: network samples (top row), the nearest training slice of
+            each (middle row) and random held-out slices (bottom row).
+        c2st_samples: images per class in the C2ST at most (fewer when there are fewer held-out slices).
+        c2st_epochs: training epochs of the C2ST's CNN.
+        seed: seed of the C2ST and of the held-out slices shown.
+        held_out_subjects: (K,) subject of each held-out slice (``load_axial_slices(..., return_subjects=True)``),
+            for the C2ST's split by subject.
     """
 
     def __init__(
@@ -187,6 +210,10 @@ class SynthesisEvaluation:
         num_samples: int = 64,
         baseline: str = "gaussian_matched",
         grid_samples: int = 8,
+        c2st_samples: int = 160,
+        c2st_epochs: int = 15,
+        seed: int = 0,
+        held_out_subjects: torch.Tensor | None = None,
     ) -> None:
         if "network" not in methods or baseline not in methods:
             raise ValueError(f"methods must include 'network' and {baseline!r}; got {sorted(methods)}")
@@ -195,6 +222,22 @@ class SynthesisEvaluation:
         self.methods, self.training, self.held_out = methods, training, held_out
         self.output_dir, self.num_samples = Path(output_dir), num_samples
         self.baseline, self.grid_samples = baseline, grid_samples
+        self.c2st_samples, self.c2st_epochs, self.seed = c2st_samples, c2st_epochs, seed
+        if held_out_subjects is not None and len(held_out_subjects) != held_out.shape[0]:
+            raise ValueError(f"held_out_subjects has {len(held_out_subjects)} entries for {held_out.shape[0]} slices")
+        by_subject = held_out_subjects is not None and len(torch.as_tensor(held_out_subjects).unique()) >= 2
+        self.held_out_subjects = held_out_subjects if by_subject else None
+
+    def _c2st(self, images: torch.Tensor) -> dict[str, float]:
+        test = classifier_two_sample_test(
+            self.held_out,
+            images,
+            self.held_out_subjects,
+            size=self.c2st_samples,
+            epochs=self.c2st_epochs,
+            seed=self.seed,
+        )
+        return {"c2st": round(test["accuracy"], 4), "c2st_p": float(f"{test['p_value']:.3g}")}
 
     def _score(self, name: str, images: torch.Tensor, held_out_max: float, real_features: torch.Tensor):
         ncc, index = nearest_ncc(images, self.training)
@@ -212,6 +255,18 @@ class SynthesisEvaluation:
         ]  # fmt: skip
         return summary, rows, index
 
+    def _grid(self, images: torch.Tensor, index: torch.Tensor) -> np.ndarray:
+        """Network samples (top), their nearest training slices (middle), random held-out slices (bottom)."""
+        shown = min(self.grid_samples, images.shape[0], self.held_out.shape[0])
+        held_out = torch.randperm(self.held_out.shape[0], generator=torch.Generator().manual_seed(self.seed))[:shown]
+        return tile(
+            [
+                [display(images[i, 0]) for i in range(shown)],
+                [display(self.training[index[i], 0]) for i in range(shown)],
+                [display(self.held_out[int(j), 0]) for j in held_out],
+            ]
+        )
+
     def run(self) -> dict[str, Any]:
         """Evaluate and write the files; returns the summary."""
         real_features = tissue_statistics(self.held_out)
@@ -220,22 +275,21 @@ class SynthesisEvaluation:
         methods, rows = {}, []
         summary, method_rows, _ = self._score("held_out_real", self.held_out, held_out_max, real_features)
         summary["tissue_fd"] = round(frechet_distance(tissue_statistics(self.training), real_features), 5)
+        summary.update(self._c2st(self.training))  # real against real: the level a perfect generator reaches
         methods["held_out_real"], rows = summary, rows + method_rows
         for name, sampler in self.methods.items():
-            images = sampler.sample(self.num_samples)
+            drawn = sampler.sample(max(self.num_samples, self.c2st_samples))
+            images = drawn[: self.num_samples]
             summary, method_rows, index = self._score(name, images, held_out_max, real_features)
-            methods[name], rows = summary, rows + method_rows
+            methods[name], rows = {**summary, **self._c2st(drawn[: self.c2st_samples])}, rows + method_rows
             if name == "network":
-                shown = range(min(self.grid_samples, images.shape[0]))
-                grid = tile(
-                    [[display(images[i, 0]) for i in shown], [display(self.training[index[i], 0]) for i in shown]]
-                )
-                save_png(grid, self.output_dir / "nearest_grid.png")
+                save_png(self._grid(images, index), self.output_dir / "samples_grid.png")
         result = {
             "primary_metric": "tissue_fd",
             "higher_is_better": False,
             "baseline": self.baseline,
             "held_out_max_nearest_ncc": round(held_out_max, 4),
+            "c2st_split": "slices" if self.held_out_subjects is None else "subjects",
             "methods": methods,
         }
         return write_metrics(self.output_dir, rows, result)

@@ -89,6 +89,42 @@ def test_noise_levels_and_determinism():
         degrade_resolution(hr, (1, 1, 2), noise="poisson")
 
 
+def test_randomised_slice_profile_and_noise_level():
+    """Training may draw the slice profile's FWHM and the noise level per image; by default both stay fixed."""
+    plane = torch.zeros(1, 4, 4, 32)
+    plane[..., 16] = 1.0
+    # FWHM 1.5 x the slice thickness: the neighbouring LR slice is at 2^(-4 / 1.5^2) of the peak, not 1/16
+    wide = degrade_resolution(plane, (1, 1, 2), noise_level=0.0, relative_fwhm=1.5)[0, 0, 0]
+    assert wide[7] / wide[8] == pytest.approx(2 ** (-4 / 1.5**2), rel=1e-3)
+    assert torch.equal(
+        degrade_resolution(plane, (1, 1, 2), 0.0, relative_fwhm=1.0), degrade_resolution(plane, (1, 1, 2), 0.0)
+    )
+    # defaults: the fixed acquisition, identical to before the ranges existed
+    hr = _image((16, 16, 16))
+    fixed = DegradeResolution((1, 1, 2), noise_level=0.02)
+    assert fixed.acquisition(5) == (1.0, 0.02)
+    expected = degrade_resolution(hr, (1, 1, 2), 0.02, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(fixed(hr, seed=5), expected)
+    # ranges: draws inside them, varying from image to image, reproducible from the seed
+    t = DegradeResolution((1, 1, 2), fwhm_range=(0.75, 1.25), noise_range=(0.005, 0.05)).set_random_state(0)
+    draws = np.array([t.acquisition(s) for s in range(200)])
+    assert draws[:, 0].min() >= 0.75 and draws[:, 0].max() <= 1.25 and draws[:, 0].std() > 0.1
+    assert draws[:, 1].min() >= 0.005 and draws[:, 1].max() <= 0.05 and draws[:, 1].std() > 0.01
+    assert torch.equal(t(hr, seed=3), t(hr, seed=3))
+    fwhm, level = t.acquisition(3)
+    same = degrade_resolution(hr, (1, 1, 2), level, generator=torch.Generator().manual_seed(3), relative_fwhm=fwhm)
+    assert torch.equal(t(hr, seed=3), same)
+    flat = torch.full((1, 32, 32, 32), 10.0)
+    d = DegradeResolutiond("image", (1, 1, 2), noise="gaussian", noise_range=(0.01, 0.05)).set_random_state(1)
+    stds = [float(d({"image": flat})["image"].std()) / 10.0 for _ in range(20)]
+    assert min(stds) >= 0.01 * 0.9 and max(stds) <= 0.05 * 1.1 and max(stds) - min(stds) > 0.01
+    for bad in [{"fwhm_range": (1.25, 0.75)}, {"fwhm_range": (0.0, 1.0)}, {"noise_range": (-0.01, 0.02)}]:
+        with pytest.raises(ValueError, match="range"):
+            DegradeResolution((1, 1, 2), **bad)
+    with pytest.raises(ValueError, match="relative_fwhm"):
+        degrade_resolution(plane, (1, 1, 2), relative_fwhm=0.0)
+
+
 def test_interpolation_onto_a_reference_grid_and_baseline_quality():
     z = torch.linspace(0, 2 * math.pi, 40)
     hr = MetaTensor(torch.sin(z).expand(1, 8, 8, 40).clone() + 2, affine=torch.as_tensor(AFFINE))

@@ -56,9 +56,10 @@ def test_c2st_split_by_subject_does_not_score_the_held_out_subjects_own_features
     subjects = torch.tensor([3] * 50 + [8] * 50)
     population = _phantoms(100, seed=7)
     by_slice = classifier_two_sample_test(held_out, population, seed=0)
-    assert by_slice["accuracy"] >= 0.75  # the CNN learned the two subjects' spots: "anything else is generated"
+    # the CNN learned the two subjects' spots, "anything else is generated" (0.75 here; p < 0.001 needs >= 0.66)
+    assert by_slice["p_value"] < 1e-3, by_slice
     by_subject = classifier_two_sample_test(held_out, population, subjects, seed=0)
-    assert by_subject["accuracy"] <= 0.65  # trained on one subject, tested on the other
+    assert by_subject["accuracy"] <= 0.6, by_subject  # trained on one subject, tested on the other
     assert by_subject["train_per_class"] == 50 and by_subject["test_per_class"] == 50
     with pytest.raises(ValueError, match="at least 2 groups"):
         classifier_two_sample_test(held_out, population, torch.zeros(100))

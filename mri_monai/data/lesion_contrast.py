@@ -43,7 +43,7 @@ INTENSITY_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "wm": {"t1w": (1.0, 1.0), "t2w": (1.0, 1.0), "flair": (1.0, 1.0)},
     "gm": {"t1w": (0.72, 0.86), "t2w": (1.15, 1.5), "flair": (1.05, 1.3)},
     "csf": {"t1w": (0.25, 0.45), "t2w": (2.4, 3.6), "flair": (0.15, 0.45)},
-    "oedema": {"t1w": (0.68, 0.9), "t2w": (1.45, 2.3), "flair": (1.2, 1.75)},
+    "oedema": {"t1w": (0.68, 0.9), "t2w": (1.45, 2.3), "flair": (1.15, 1.7)},
     "necrosis": {"t1w": (0.35, 0.65), "t2w": (1.8, 2.9), "flair": (0.6, 1.5)},
     "enhancing": {"t1w": (0.68, 0.9), "t2w": (1.2, 1.7), "flair": (1.1, 1.5)},
     "hyperintensities": {"t1w": (0.8, 0.97), "t2w": (1.4, 2.2), "flair": (1.2, 1.75)},
@@ -69,8 +69,8 @@ ENHANCEMENT_RANGES: dict[str, tuple[float, float]] = {
 #: compartment -> range of the relative amplitude of its texture (compartments not named use ``"default"``).
 TEXTURE_RANGES: dict[str, tuple[float, float]] = {
     "default": (0.01, 0.04),
-    "oedema": (0.04, 0.12),
-    "non_enhancing": (0.04, 0.12),
+    "oedema": (0.05, 0.14),
+    "non_enhancing": (0.06, 0.16),
     "enhancing": (0.05, 0.15),
     "necrosis": (0.08, 0.2),
 }

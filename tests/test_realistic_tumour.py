@@ -53,9 +53,9 @@ def gliomas(anatomy):
 
 @pytest.fixture(scope="module")
 def subjects():
-    """Two whole realistic subjects with a tumour and their acquired images (z-scored over the brain)."""
+    """Three whole realistic subjects with a tumour and their acquired images (z-scored over the brain)."""
     out = []
-    for seed in (3, 4):
+    for seed in (3, 4, 6):
         subject = make_realistic_tumour_subject(seed, VOXEL, SHAPE, RealisticLesions(tumour_free=0.0))
         images = acquire_realistic(subject, 0.03)
         stacked = torch.from_numpy(np.stack([images[c] for c in ("t1w", "t1ce", "t2w", "flair")]))
@@ -132,18 +132,25 @@ def test_enhancement_is_sometimes_absent_and_subjects_sometimes_tumour_free(anat
 
 
 def test_mimics_are_bright_but_not_labelled(subjects):
+    flair_contrast, t1ce_contrast = [], []
     for item in subjects:
         subject, z = item["subject"], item["z"]
-        labels, fractions = subject.tumour_labels, subject.fractions
+        labels, fractions, clean = subject.tumour_labels, subject.fractions, subject.images
         hyper = fractions["hyperintensities"] > 0.5
-        enhancing_mimics = (fractions["vessels"] > 0.5) | (fractions["choroid_plexus"] > 0.5)
-        assert hyper.any() and enhancing_mimics.any()
-        assert not labels[hyper].any() and not labels[enhancing_mimics].any()
-        oedema = labels == ED
-        print(f"FLAIR z: hyperintensities {z[3][hyper].mean():.2f}, oedema {z[3][oedema].mean():.2f}; "
-              f"T1ce z of vessels and plexus {z[1][enhancing_mimics].mean():.2f}")  # fmt: skip
-        assert z[3][hyper].mean() > 0.5 * z[3][oedema].mean() > 0  # as bright as oedema on FLAIR
-        assert z[1][enhancing_mimics].mean() > 1.5  # and enhancing on T1ce
+        enhancing = (fractions["vessels"] > 0.5) | (fractions["choroid_plexus"] > 0.5)
+        wm = (fractions["wm"] > 0.9) & (labels == 0)
+        assert hyper.sum() >= 5 and enhancing.sum() >= 5
+        assert not labels[hyper].any() and not labels[enhancing].any()  # never labelled
+        # bright in the clean images, like oedema on FLAIR and enhancing tumour on T1ce
+        assert clean["flair"][hyper].mean() > 1.15 * clean["flair"][wm].mean()
+        assert clean["t1ce"][enhancing].mean() > 1.3 * clean["t1ce"][wm].mean()
+        # and still after the acquisition (thick slices blur small lesions): z-score above white matter's
+        flair_contrast.append(z[3][hyper].mean() - z[3][wm].mean())
+        t1ce_contrast.append(z[1][enhancing].mean() - z[1][wm].mean())
+    print(f"z above white matter: FLAIR hyperintensities {np.round(flair_contrast, 2)}, "
+          f"T1ce vessels and choroid plexus {np.round(t1ce_contrast, 2)}")  # fmt: skip
+    assert min(flair_contrast) > 0.2 and np.mean(flair_contrast) > 0.5
+    assert min(t1ce_contrast) > 1.0
 
 
 def test_mass_effect_moves_the_ventricles_away(anatomy):
@@ -151,24 +158,26 @@ def test_mass_effect_moves_the_ventricles_away(anatomy):
     before = ventricles(csf, brain, VS)
     centroid = np.array(ndimage.center_of_mass(before))
     centre = centroid + np.array([-25.0, 0.0, 5.0]) / VS  # 25 mm to the left of the ventricles
-    ddf = mass_effect_field(brain, [centre], [15.0], VS)
+    ddf = mass_effect_field(brain, [centre], [20.0], VS)
     moved = displace_tissue({k: anatomy[k] for k in ("wm", "gm", "csf")}, ddf)
     after = ventricles(moved["csf"], brain, VS)
     direction = (centroid - centre) / np.linalg.norm(centroid - centre)
     shift_mm = float(np.dot((np.array(ndimage.center_of_mass(after)) - centroid) * VS, direction))
     near = np.indices(brain.shape)[0] < centroid[0]  # the lesion's side of the ventricles
     print(f"ventricle shift {shift_mm:.2f} mm; lesion side {before[near].sum()} -> {after[near].sum()} voxels")
-    assert shift_mm > 1.0 and after[near].sum() < 0.8 * before[near].sum()
-    assert jacobian_determinant(ddf)[brain].min() > 0  # no folding
+    assert shift_mm > 1.5 and after[near].sum() < 0.85 * before[near].sum()
+    jacobian = jacobian_determinant(ddf)
+    beyond = np.linalg.norm((np.indices(brain.shape) - centre[:, None, None, None]) * VOXEL, axis=0) > 20.0 + VOXEL
+    assert jacobian[brain].min() >= 0 and jacobian[brain & beyond].min() > 0  # no folding; the bulk ball collapses
     total = sum(anatomy[k] for k in ("wm", "gm", "csf"))
     assert np.allclose(sum(moved.values()), total, atol=1e-4)  # the brain's outline does not move
     far = np.linalg.norm((np.indices(brain.shape) - centre[:, None, None, None]) * VOXEL, axis=0) > 60
     assert np.abs(ddf[:, far & brain]).max() * VOXEL < 1.0
 
 
-def test_single_contrasts_do_not_separate_oedema_from_grey_matter(subjects):
-    """Best balanced accuracy of one threshold on one contrast, pooled z-scores of the subjects: near 0.5 means
-    overlapping distributions. The simple model's FLAIR separates them almost perfectly."""
+def test_single_contrasts_do_not_separate_oedema_or_tumour_from_grey_matter(subjects):
+    """Best balanced accuracy of one threshold on one contrast's z-scores (pooled over the subjects, as a fixed
+    threshold meets them): 0.5 is complete overlap, 1 full separation. The simple model's FLAIR separates them."""
 
     def best_threshold_accuracy(a: np.ndarray, b: np.ndarray) -> float:
         values = np.sort(np.concatenate([a, b]))
@@ -177,19 +186,24 @@ def test_single_contrasts_do_not_separate_oedema_from_grey_matter(subjects):
         above_b = (b[None, :] > cuts[:, None]).mean(axis=1)
         return float(np.max(np.maximum(above_a + 1 - above_b, above_b + 1 - above_a)) / 2)
 
+    def oedema(subject):
+        return subject.tumour_labels == ED
+
+    def non_enhancing(subject):
+        return subject.fractions["non_enhancing"] > 0.5
+
     accuracy = {}
     for channel, contrast in enumerate(("t1w", "t1ce", "t2w", "flair")):
-        for compartment, label in (("oedema", ED), ("core", NCR)):
+        for name, select in (("oedema", oedema), ("non-enhancing tumour", non_enhancing)):
             tumour, grey = [], []
             for item in subjects:
                 subject = item["subject"]
                 grey_matter = (subject.fractions["gm"] > 0.7) & (subject.tumour_labels == 0)
-                tumour.append(item["z"][channel][subject.tumour_labels == label])
+                tumour.append(item["z"][channel][select(subject)])
                 grey.append(item["z"][channel][grey_matter])
-            accuracy[(contrast, compartment)] = best_threshold_accuracy(np.concatenate(tumour), np.concatenate(grey))
-    print({f"{c}/{k}": round(v, 3) for (c, k), v in accuracy.items()})
-    assert max(v for (c, k), v in accuracy.items() if k == "oedema") < 0.9
-    assert np.mean([v for (c, k), v in accuracy.items() if k == "oedema"]) < 0.8
+            accuracy[(contrast, name)] = best_threshold_accuracy(np.concatenate(tumour), np.concatenate(grey))
+    print({f"{c} {k}": round(v, 3) for (c, k), v in accuracy.items()})
+    assert max(accuracy.values()) < 0.85
 
     simple = make_subject(3, VOXEL, SHAPE, contrasts=("flair",), tumour=True)
     flair = NormalizeIntensity(nonzero=True)(torch.from_numpy(simple.images["flair"] * simple.brain_mask)).numpy()

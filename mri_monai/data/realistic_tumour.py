@@ -134,6 +134,13 @@ def _bulk_radius(plan: LesionPlan, rng: np.random.Generator, mass_effect: tuple[
     return float(np.cbrt(fraction * volume))
 
 
+def _largest_shift_outside(ddf: np.ndarray, vs: np.ndarray, where: np.ndarray) -> float:
+    """The largest displacement (mm) of ``ddf`` ((3, X, Y, Z) voxels) over the voxels ``where``."""
+    if not where.any():
+        return 0.0
+    return float(np.sqrt(((ddf[:, where] * vs[:, None]) ** 2).sum(axis=0)).max())
+
+
 def _compose(
     tissue: Mapping[str, np.ndarray], glioma: GliomaMaps, mimics: MimicMaps | None, mask: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -178,7 +185,8 @@ def make_realistic_tumour_subject(
         labels 0, 1, 2, 4; all 0 for a tumour-free subject), ``fractions`` (every compartment, displaced anatomy),
         ``tissue_labels`` of the displaced anatomy, ``ddf`` (template -> subject, mass effect included), and
         ``parameters``: ``tumour_free``, ``lesions`` (main lesions), ``satellites``, ``enhancement`` (the main
-        lesions' patterns, comma-separated), ``mass_effect_mm`` (largest displacement), ``bulk_radius_mm``.
+        lesions' patterns, comma-separated), ``mass_effect_mm`` (the largest displacement of brain outside the
+        tumour), ``bulk_radius_mm`` (the largest lesion's).
 
     Example::
 
@@ -234,7 +242,7 @@ def make_realistic_tumour_subject(
             "lesions": len(main),
             "satellites": len(plans) - len(main),
             "enhancement": ",".join(p.enhancement for p in main),
-            "mass_effect_mm": float(np.sqrt(((ddf * vs[:, None, None, None]) ** 2).sum(axis=0)).max()),
+            "mass_effect_mm": _largest_shift_outside(ddf, vs, brain & (glioma.labels == 0)),
             "bulk_radius_mm": float(max(bulk, default=0.0)),
         },
     )

@@ -146,7 +146,8 @@ def plan_lesions(
         max_satellites: satellites per subject are drawn from 0..``max_satellites`` (fewer more likely).
 
     Returns:
-        the lesions, main lesion first; empty when no voxel is deep enough for the smallest radius.
+        the lesions, main lesion first (its radius shrinks, down to 0.41 times the drawn one, until it fits in
+        white matter away from the brain's edge); empty when even that does not fit.
     """
     vs = np.asarray(voxel_size, dtype=np.float64)
     depth = ndimage.distance_transform_edt(brain, sampling=vs)
@@ -154,12 +155,14 @@ def plan_lesions(
     count = 2 if rng.random() < second_lesion else 1
     for _ in range(count):
         radius = rng.uniform(*radius_mm) * (0.7 if plans else 1.0)
-        allowed = (white_matter > 0.5) & (depth > 1.3 * radius + 4.0)
-        away = [p.centre for p in plans]
-        centre = _pick_centre(allowed, rng, away, min_distance=3.0 * radius / float(vs.mean()))
-        if centre is None:
-            continue
-        plans.append(_draw_plan(centre, radius, rng, no_enhancement))
+        for _attempt in range(5):  # a smaller lesion where a large one does not fit
+            allowed = (white_matter > 0.5) & (depth > 1.3 * radius + 4.0)
+            away = [p.centre for p in plans]
+            centre = _pick_centre(allowed, rng, away, min_distance=3.0 * radius / float(vs.mean()))
+            if centre is not None:
+                plans.append(_draw_plan(centre, radius, rng, no_enhancement))
+                break
+            radius *= 0.8
     if not plans:
         return plans
     main = plans[0]

@@ -2,8 +2,9 @@
 
 Sub-commands:
 
-- ``make-data TASK --out DIR [--subjects N] [--seed S] [--overwrite] [--randomise]``: synthetic data and a datalist
-  (``TASK`` may be ``all``: one folder per task under ``DIR``; ``--randomise`` for domain-randomised subjects).
+- ``make-data TASK --out DIR [--subjects N] [--seed S] [--overwrite] [--randomise] [--lesions realistic]``: synthetic
+  data and a datalist (``TASK`` may be ``all``: one folder per task under ``DIR``; ``--randomise`` for
+  domain-randomised subjects; ``--lesions realistic`` for segmentation subjects with realistic gliomas).
 - ``demo [--out DIR]``: the main job: demo data for every task, then every bundle on it, with a report.
 - ``compare-registration --fixed F --moving M [--fixed-labels FL --moving-labels ML] --out DIR``: no registration,
   Elastix affine and affine+B-spline, and the VoxelMorph bundle's network (alone and with instance optimisation) on
@@ -24,15 +25,24 @@ __all__ = ["main", "build_parser"]
 
 def _make_data(args: argparse.Namespace) -> int:
     from .data.randomise import DomainRandomisation
-    from .data.tasks import TASKS, make_task_data
+    from .data.tasks import TASKS, check_options, make_task_data
 
     tasks = sorted(TASKS) if args.task == "all" else [args.task]
     options = {"coils": args.coils, "snr": args.snr, "noise": args.noise, "coils_range": tuple(args.coils_range)}
+    lesion_options = {  # given only when set, so that the default datalists do not change
+        name: value
+        for name, value in (("lesions", args.lesions), ("tumour_free", args.tumour_free),
+                            ("no_enhancement", args.no_enhancement))
+        if value is not None
+    }  # fmt: skip
     try:  # make_task_data checks every option before it writes anything
         randomisation = DomainRandomisation(intensity=args.intensity) if args.randomise else None
+        if args.task == "all":  # the lesion options are the segmentation task's: check them before any task runs
+            check_options({**options, **lesion_options}, "segmentation", args.randomise)
         for task in tasks:
             out = Path(args.out) / task if args.task == "all" else Path(args.out)
-            make_task_data(task, out, args.subjects, args.seed, args.overwrite, True, randomisation, **options)
+            task_options = options if args.task == "all" and task != "segmentation" else {**options, **lesion_options}
+            make_task_data(task, out, args.subjects, args.seed, args.overwrite, True, randomisation, **task_options)
     except ValueError as e:
         raise InputError("make-data", str(e)) from None
     return 0
@@ -108,6 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     make.add_argument(
         "--noise", type=float, default=0.03, help="segmentation: Rician noise, fraction of the 99th percentile (0.03)"
+    )
+    make.add_argument(
+        "--lesions",
+        help="segmentation: lesion model, simple (default: one concentric tumour per subject, separable by intensity) "
+        "or realistic (irregular non-concentric compartments, patchy or absent enhancement, off-centre necrosis, "
+        "satellites and second lesions, mass effect, overlapping per-subject intensities, white-matter "
+        "hyperintensities and enhancing vessels that are not tumour, bias field, thick slices, misregistration, a "
+        "noise level per subject within a factor 2 of --noise, tumour-free subjects; mri_monai.data.realistic_tumour)",
+    )
+    make.add_argument(
+        "--tumour-free", type=float, help="with --lesions realistic: probability of a subject without tumour (0.1)"
+    )
+    make.add_argument(
+        "--no-enhancement",
+        type=float,
+        help="with --lesions realistic: probability of a lesion without enhancing part (0.25)",
     )
     make.set_defaults(func=_make_data)
 

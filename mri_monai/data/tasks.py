@@ -12,7 +12,8 @@ denoising          1.0         160 x 192 x 160  image: clean T1w NIfTI
 super_resolution   1.0         160 x 192 x 160  image: T1w NIfTI (the high-resolution reference)
 synthesis          1.5         128 x 128 x 112  image: T1w NIfTI (axial slices are the samples)
 translation        1.5         128 x 128 x 112  t1w, t2w: the same subject in both contrasts
-segmentation       2.0          96 x 112 x  96  image: [t1, t1ce, t2, flair], label: BraTS labels (1, 2, 4)
+segmentation       2.0          96 x 112 x  96  image: [t1, t1ce, t2, flair], label: BraTS labels (1, 2, 4);
+                                                option ``lesions="realistic"``: realistic gliomas (issue 31)
 registration       2.0          96 x 112 x  96  image: T1w, label: tissue labels, ddf: true deformation;
                                                 top-level ``atlas`` (undeformed template) and ``test_pairs``
 =================  ==========  ===============  ============================================================
@@ -38,6 +39,14 @@ from .atomic import save_nifti
 from .fastmri_h5 import write_fastmri_h5
 from .mni import MNI_NOTICE
 from .randomise import DomainRandomisation
+from .realistic_tumour import (
+    TUNING_OPTIONS,
+    RealisticLesions,
+    acquire_realistic,
+    lesions_from_options,
+    make_realistic_tumour_subject,
+)
+from .scan_acquisition import add_rician_noise
 from .subject import SyntheticSubject, make_subject
 
 __all__ = [
@@ -169,23 +178,18 @@ def _write_translation(subject: SyntheticSubject, folder: Path, root: Path, opti
     return entry
 
 
-def _rician(image: np.ndarray, brain: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
-    """``image`` with Rician noise (standard deviation ``level`` times its 99th percentile in ``brain``), then set
-    to 0 outside ``brain``: skull-stripped, as BraTS distributes its images."""
-    sigma = level * float(np.percentile(image[brain > 0], 99))
-    real = image + rng.normal(0.0, sigma, image.shape)
-    noisy = np.sqrt(real**2 + rng.normal(0.0, sigma, image.shape) ** 2)
-    return (noisy * (brain > 0)).astype(np.float32)
-
-
 def _write_segmentation(subject: SyntheticSubject, folder: Path, root: Path, options: dict) -> dict:
     names = {"t1w": "t1", "t1ce": "t1ce", "t2w": "t2", "flair": "flair"}
-    rng = np.random.default_rng(subject.seed + 17)
     level = float(options.get("noise", 0.03))
-    images = [
-        _rel(_nifti(_rician(subject.images[c], subject.brain_mask, level, rng), subject, folder / f"{n}.nii.gz"), root)
-        for c, n in names.items()
-    ]
+    lesions = lesions_from_options(options)
+    if lesions is None:
+        rng = np.random.default_rng(subject.seed + 17)
+        acquired = {c: add_rician_noise(subject.images[c], subject.brain_mask, level, rng) for c in names}
+    else:
+        acquired = acquire_realistic(subject, level, lesions)
+        summary = {k: v for k, v in subject.parameters.items() if k not in ("recon_contrast", "randomised")}
+        (folder / "lesions.json").write_text(json.dumps(summary, indent=2))
+    images = [_rel(_nifti(acquired[c], subject, folder / f"{n}.nii.gz"), root) for c, n in names.items()]
     label = _nifti(np.asarray(subject.tumour_labels, dtype=np.uint8), subject, folder / "seg.nii.gz")
     return {"subject": folder.name, "image": images, "label": _rel(label, root)}
 
@@ -227,16 +231,23 @@ TASKS: dict[str, TaskSpec] = {
 }  # fmt: skip
 
 
-def check_options(options: dict[str, Any]) -> None:
+def check_options(options: dict[str, Any], task: str | None = None, randomised: bool = False) -> None:
     """Check ``make-data`` task options (see :func:`make_task_data`) before anything is written.
+
+    Args:
+        options: the task options.
+        task: the task they are for (None: any); the lesion options apply to ``segmentation`` only.
+        randomised: the subjects are domain-randomised (which the realistic lesion model does not combine with).
 
     Raises:
         ValueError: an unknown option, a non-positive SNR or number of coils, a bad coil range, a noise level
-            outside [0, 1).
+            outside [0, 1), an unknown lesion model, lesion tuning without the realistic model or out of range, a
+            realistic lesion model for another task than segmentation or with domain randomisation.
     """
-    unknown = sorted(set(options) - {"coils", "snr", "coils_range", "noise"})
+    known = {"coils", "snr", "coils_range", "noise", "lesions", *TUNING_OPTIONS}
+    unknown = sorted(set(options) - known)
     if unknown:
-        raise ValueError(f"unknown option(s) {unknown}; choose from coils, snr, coils_range, noise")
+        raise ValueError(f"unknown option(s) {unknown}; choose from {', '.join(sorted(known))}")
     if "snr" in options and not float(options["snr"]) > 0:
         raise ValueError(f"snr must be positive (inf for noiseless k-space), got {options['snr']}")
     if "coils" in options and int(options["coils"]) < 1:
@@ -247,6 +258,11 @@ def check_options(options: dict[str, Any]) -> None:
             raise ValueError(f"coils_range must be (low, high) with 2 <= low <= high, got {options['coils_range']}")
     if "noise" in options and not 0 <= float(options["noise"]) < 1:
         raise ValueError(f"noise must be in [0, 1), got {options['noise']}")
+    if lesions_from_options(options) is not None:
+        if task not in (None, "segmentation"):
+            raise ValueError(f"lesions='realistic' applies to the segmentation task only, not {task}")
+        if randomised:
+            raise ValueError("lesions='realistic' draws its own intensities and acquisition; drop the randomisation")
 
 
 def split_counts(n: int, validation_fraction: float = 0.1, test_fraction: float = 0.2) -> tuple[int, int, int]:
@@ -271,7 +287,12 @@ def _prepare_folder(out: Path, overwrite: bool) -> None:
 
 
 def make_task_subject(
-    task: str, index: int, subjects: int, seed: int = 0, randomisation: DomainRandomisation | None = None
+    task: str,
+    index: int,
+    subjects: int,
+    seed: int = 0,
+    randomisation: DomainRandomisation | None = None,
+    lesions: RealisticLesions | None = None,
 ) -> SyntheticSubject:
     """Subject ``index`` of ``make_task_data(task, ..., subjects, seed)``, made again (the same images and seeds).
 
@@ -280,6 +301,9 @@ def make_task_subject(
         index: the subject's number (``sub-{index:03d}``), below ``subjects``.
         subjects, seed: as given to :func:`make_task_data`.
         randomisation: as given to :func:`make_task_data`.
+        lesions: segmentation: the realistic lesion model's settings
+            (:func:`~mri_monai.data.realistic_tumour.lesions_from_options` of the options given to
+            :func:`make_task_data`), None for the simple tumour. The subject is clean: the writer adds the acquisition.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
@@ -287,6 +311,10 @@ def make_task_subject(
         raise ValueError(f"subject index {index} is outside 0..{subjects - 1}")
     spec = TASKS[task]
     recon_contrasts = np.random.default_rng(seed).choice(sorted(_RECON_CONTRASTS), size=subjects)
+    if lesions is not None:
+        if task != "segmentation" or randomisation is not None:
+            raise ValueError("the realistic lesion model is for segmentation subjects without domain randomisation")
+        return make_realistic_tumour_subject(seed * 1000 + index, spec.voxel_size, spec.shape, lesions)
     contrasts = spec.contrasts
     if task == "reconstruction" and randomisation is not None:  # only the slab's contrast is used
         contrasts = (str(recon_contrasts[index]),)
@@ -327,7 +355,12 @@ def make_task_data(
             ten); the acquisition label is then ``RANDOM``.
         options: task options, checked by :func:`check_options` (reconstruction: ``coils`` (8), ``snr`` (40; ``inf``
             writes noiseless k-space, for noise drawn during training), ``coils_range`` ((4, 24), randomised data);
-            segmentation: ``noise`` (0.03, Rician noise as a fraction of each contrast's 99th brain percentile)).
+            segmentation: ``noise`` (0.03, Rician noise as a fraction of each contrast's 99th brain percentile),
+            ``lesions`` (``"simple"``, the default: one concentric tumour per subject; ``"realistic"``: the lesion model
+            of :mod:`~mri_monai.data.realistic_tumour`, with a noise level per subject within a factor 2 of ``noise``,
+            bias fields, thick slices and misregistration, and a ``lesions.json`` of its draws per subject), and with
+            it ``tumour_free`` (0.1, probability of a subject without tumour) and ``no_enhancement`` (0.25,
+            probability of a lesion without enhancing part)).
 
     Raises:
         ValueError: an unknown task or a bad option value, before anything is written.
@@ -337,7 +370,8 @@ def make_task_data(
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
     spec = TASKS[task]
-    check_options(options)
+    check_options(options, task, randomisation is not None)
+    lesions = lesions_from_options(options)
     n_train, n_val, _ = split_counts(subjects)
     out = Path(out)
     _prepare_folder(out, overwrite)
@@ -348,7 +382,7 @@ def make_task_data(
     started = time.time()
     try:
         for i in tqdm(range(subjects), desc=f"make-data {task}", disable=not progress):
-            subject = make_task_subject(task, i, subjects, seed, randomisation)
+            subject = make_task_subject(task, i, subjects, seed, randomisation, lesions)
             folder = work / f"sub-{i:03d}"
             folder.mkdir()
             entries.append(spec.write(subject, folder, work, options))

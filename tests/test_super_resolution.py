@@ -327,3 +327,17 @@ def _chain(error: BaseException | None):
     while error is not None:
         yield error
         error = error.__cause__
+
+
+def test_load_state_starts_from_a_checkpoint_or_from_the_initialisation(tmp_path):
+    from mri_monai.networks.weights import load_state
+
+    source = torch.nn.Linear(3, 2)
+    torch.save(source.state_dict(), tmp_path / "w.pt")
+    loaded = load_state(torch.nn.Linear(3, 2), tmp_path / "w.pt")
+    assert torch.equal(loaded.weight, source.weight)
+    fresh = torch.nn.Linear(3, 2)
+    before = fresh.weight.clone()
+    assert load_state(fresh, None) is fresh and torch.equal(fresh.weight, before)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_state(torch.nn.Linear(3, 2), tmp_path / "missing.pt")

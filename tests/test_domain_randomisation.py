@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from mri_monai.cli import main
 from mri_monai.data import make_subject
@@ -44,6 +45,27 @@ def test_physics_randomisation_keeps_t1w_tissue_order():
         s = make_subject(seed, **GRID, contrasts=("t1w",), randomisation=r)
         csf, gm, wm = (s.images["t1w"][s.tissue_labels == k].mean() for k in (1, 2, 3))
         assert csf < gm < wm
+
+
+def test_hard_skull_strip_cuts_the_image_to_zero_at_an_unblurred_edge():
+    strip = DomainRandomisation(head_probability=0.0, strip_probability=1.0, blur_sigma_vox=(0.8, 0.8))
+    soft = DomainRandomisation(head_probability=0.0, strip_probability=0.0, blur_sigma_vox=(0.8, 0.8))
+    a = make_subject(2, **GRID, contrasts=("t1w",), randomisation=strip)
+    b = make_subject(2, **GRID, contrasts=("t1w",), randomisation=soft)
+    assert a.parameters["hard_skull_strip"] and not b.parameters["hard_skull_strip"]
+
+    def edge_contrast(image: np.ndarray) -> float:
+        # mean intensity of the foreground voxels that touch a zero voxel, relative to the foreground's median
+        fg = image > 0
+        edge = fg & ~ndimage.binary_erosion(fg)
+        return float(image[edge].mean() / np.median(image[fg]))
+
+    # a blurred soft edge falls off gradually (never exactly zero after the blur); the strip leaves a cut
+    assert (a.images["t1w"] == 0).mean() > 0.2
+    assert edge_contrast(a.images["t1w"]) > 0.3
+    assert edge_contrast(a.images["t1w"]) > 3 * edge_contrast(b.images["t1w"] * (b.images["t1w"] > 1e-3))
+    with pytest.raises(ValueError, match="strip_probability"):
+        DomainRandomisation(strip_probability=1.5)
 
 
 def test_sharpening_keeps_totals_and_steepens_edges():

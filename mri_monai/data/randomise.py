@@ -9,6 +9,9 @@ foreign. :class:`DomainRandomisation` draws, per subject and per contrast:
   boundaries (tissue fractions raised to a random power and renormalised: a real brain's GM/WM edge is sharper than
   the average's); sub-tissue texture (a smooth random multiplicative field per tissue); with some probability a head
   around the brain (skull and scalp shells of random thickness and intensity) instead of a skull-stripped volume;
+  without a head, sometimes a hard skull-strip: the image cut to zero outside a binary brain mask (thresholded at a
+  random level and grown or shrunk by up to two voxels), the unblurred edge that brain-extraction tools leave and
+  that many public sets have;
 - intensities: the MR signal equations with wide relaxation jitter (``physics``), or one Gaussian per tissue with
   random mean and spread, deliberately unrealistic (``gmm``: SynthSeg draws means U(25, 225) and standard
   deviations U(5, 25) on a 0-255 scale; Billot et al., MedIA 2023), or either at random (``mixed``);
@@ -29,7 +32,14 @@ import numpy as np
 from monai.transforms import AdjustContrast, GaussianSmooth, RandBiasField
 from scipy import ndimage
 
-__all__ = ["INTENSITY_MODELS", "DomainRandomisation", "sharpen_fractions", "texture_field", "head_shells"]
+__all__ = [
+    "INTENSITY_MODELS",
+    "DomainRandomisation",
+    "sharpen_fractions",
+    "texture_field",
+    "head_shells",
+    "hard_brain_mask",
+]
 
 INTENSITY_MODELS = ("physics", "gmm", "mixed")
 
@@ -59,6 +69,8 @@ class DomainRandomisation:
         texture_sigma_vox: range of the texture's smoothing (Gaussian standard deviation, voxels). Texture finer
             than about two voxels looks like noise, which would teach a denoiser to keep noise.
         head_probability: probability of skull and scalp shells around the brain.
+        strip_probability: probability, for a subject without a head, of a hard skull-strip (a binary mask applied
+            after the blur, so that the edge is a cut to zero, not a soft fall-off).
         log_gamma_std: standard deviation of log(gamma).
         bias: range of the bias field's polynomial coefficients (MONAI ``RandBiasField`` ``coeff_range``).
         blur_sigma_vox: range of the Gaussian blur's standard deviation, voxels.
@@ -84,6 +96,7 @@ class DomainRandomisation:
     texture: tuple[float, float] = (0.0, 0.1)
     texture_sigma_vox: tuple[float, float] = (2.0, 4.0)
     head_probability: float = 0.5
+    strip_probability: float = 0.6
     log_gamma_std: float = 0.4
     bias: tuple[float, float] = (0.0, 0.3)
     blur_sigma_vox: tuple[float, float] = (0.0, 0.8)
@@ -106,8 +119,9 @@ class DomainRandomisation:
         _check_range("sharpen", self.sharpen, low=1.0)
         if self.smoothness_mm[0] <= 0:
             raise ValueError(f"smoothness_mm must be positive, got {self.smoothness_mm}")
-        if not 0.0 <= self.head_probability <= 1.0:
-            raise ValueError(f"head_probability must be in [0, 1], got {self.head_probability}")
+        for name in ("head_probability", "strip_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("relaxation_jitter", "max_rotation_deg", "max_scale", "log_gamma_std"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
@@ -198,3 +212,23 @@ def head_shells(brain: np.ndarray, voxel_size: tuple[float, ...], rng: np.random
         return (np.clip(distance - start + 0.5, 0, 1) * np.clip(stop - distance + 0.5, 0, 1)).astype(np.float32)
 
     return {"skull": band(gap, gap + skull), "scalp": band(gap + skull, gap + skull + scalp)}
+
+
+def hard_brain_mask(brain_fraction: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A binary brain mask like a brain-extraction tool's: the brain fraction thresholded at a random level in
+    [0.2, 0.8], then grown or shrunk by 0 to 2 voxels, holes filled.
+
+    Args:
+        brain_fraction: float (X, Y, Z) brain fraction in [0, 1].
+        rng: the subject's generator.
+
+    Returns:
+        bool (X, Y, Z).
+    """
+    mask = ndimage.binary_fill_holes(brain_fraction > rng.uniform(0.2, 0.8))
+    steps = int(rng.integers(-2, 3))
+    if steps > 0:
+        mask = ndimage.binary_dilation(mask, iterations=steps)
+    elif steps < 0:
+        mask = ndimage.binary_erosion(mask, iterations=-steps)
+    return mask

@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from .deformation import random_affine, random_deformation, warp
 from .mni import load_tissue_maps
-from .randomise import DomainRandomisation, head_shells, sharpen_fractions, texture_field
+from .randomise import DomainRandomisation, hard_brain_mask, head_shells, sharpen_fractions, texture_field
 from .relaxation import SEQUENCES, TISSUES, Tissue, signal, with_gadolinium
 from .tumour import TumourMaps, random_tumour
 
@@ -191,6 +191,10 @@ def make_subject(
         }
         head = head_shells(brain, tuple(vs), rng) if rng.random() < randomisation.head_probability else {}
         images = {c: _randomised_image(c, textured, head, tissues, rng, randomisation) for c in contrasts}
+        stripped = not head and rng.random() < randomisation.strip_probability
+        if stripped:
+            strip = hard_brain_mask(mask, rng)
+            images = {c: np.where(strip, img, 0.0).astype(np.float32) for c, img in images.items()}
     else:
         bias = bias_field(maps.shape, rng, bias_strength) if bias_strength > 0 else np.ones(maps.shape, np.float32)
         images = {}
@@ -212,5 +216,6 @@ def make_subject(
             "max_displacement_mm": max_displacement_mm,
             "bias_strength": bias_strength,
             "randomised": randomisation is not None,
+            "hard_skull_strip": randomisation is not None and stripped,
         },
     )

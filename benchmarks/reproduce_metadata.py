@@ -4,7 +4,8 @@ Runs the bundle's evaluate workflow (``train.json`` + ``evaluate.json`` with the
 README does) on the data its README names: the ``mri-monai make-data`` command whose ``--out`` is the bundle's default
 ``dataset_dir`` (e.g. ``make-data synthesis --out demo_data/synthesis --subjects 12 --seed 0``). The data are made in
 ``--data`` (default: that ``--out`` in the repository) when missing; data already there must have been made by that
-command (task, subjects, seed, no randomisation; task options are not compared: the README commands set none).
+command (task, subjects, seed, no randomisation, and the segmentation lesion options ``--lesions``,
+``--tumour-free``, ``--no-enhancement`` when the README sets them).
 Prints a markdown table of every number of ``eval_metrics``: metadata, recomputed, difference, and whether they agree
 (``math.isclose`` with ``--rel_tol``, default 0.1 %, and ``--abs_tol``, default 1e-4: the writers round to 4
 decimals); timings (names holding ``seconds``) are shown but not compared. Exit status 1 when a number differs. All
@@ -34,13 +35,16 @@ ROOT = Path(__file__).resolve().parents[1]
 #: relative and absolute differences allowed between a metadata number and its recomputation (``math.isclose``);
 #: the writers round to 4 decimals, so the absolute one is one unit of the last decimal
 REL_TOL, ABS_TOL = 1e-3, 1e-4
+#: the ``make-data segmentation`` options a README command may set (``make_task_data`` keywords)
+LESION_OPTIONS = ("lesions", "tumour_free", "no_enhancement")
 
 
 def readme_data(bundle: Path) -> dict[str, Any]:
     """The ``make-data`` command of the bundle's README that writes its default ``dataset_dir``.
 
     Returns:
-        ``{"task", "out", "subjects", "seed"}`` (``out`` as the README writes it, relative to the run folder).
+        ``{"task", "out", "subjects", "seed", "options"}`` (``out`` as the README writes it, relative to the run
+        folder; ``options`` the lesion options the command sets, as ``make_task_data`` keywords).
 
     Raises:
         ValueError: the README names no such command, or several that disagree.
@@ -51,6 +55,8 @@ def readme_data(bundle: Path) -> dict[str, Any]:
     parser.add_argument("--out")
     parser.add_argument("--subjects", type=int, default=10)  # make-data's defaults
     parser.add_argument("--seed", type=int, default=0)
+    for name in LESION_OPTIONS:
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=str if name == "lesions" else float)
     commands = re.findall(r"mri-monai make-data ([^`#\n]+)", (bundle / "docs" / "README.md").read_text())
     named = {c.strip() for c in commands if parser.parse_known_args(shlex.split(c))[0].out == config["dataset_dir"]}
     if len(named) != 1:
@@ -63,26 +69,32 @@ def readme_data(bundle: Path) -> dict[str, Any]:
         raise ValueError(
             f"{bundle.name}: the README's make-data command has options this script does not pass: {options}"
         )
-    return vars(spec)
+    spec = vars(spec)
+    spec["options"] = {name: spec.pop(name) for name in LESION_OPTIONS if spec[name] is not None}
+    return spec
 
 
 def ensure_data(data: Path, spec: Mapping[str, Any]) -> Path:
     """``data``, made by ``spec``'s ``make-data`` command when it has no ``datalist.json``.
 
     Raises:
-        ValueError: ``data`` holds a datalist that this command did not write (another task, subject count or seed,
-            or domain randomisation).
+        ValueError: ``data`` holds a datalist that this command did not write (another task, subject count, seed,
+            lesion options, or domain randomisation).
     """
+    options = dict(spec.get("options", {}))
     datalist = data / "datalist.json"
     if not datalist.is_file():
-        make_task_data(spec["task"], data, subjects=spec["subjects"], seed=spec["seed"])
+        make_task_data(spec["task"], data, subjects=spec["subjects"], seed=spec["seed"], **options)
     made = json.loads(datalist.read_text())
     subjects = sum(len(made[split]) for split in ("training", "validation", "test"))
-    found = (made["task"], subjects, made["seed"], made["randomisation"])
-    if found != (spec["task"], spec["subjects"], spec["seed"], None):
+    made_options = {name: made.get("options", {}).get(name) for name in LESION_OPTIONS}
+    found = (made["task"], subjects, made["seed"], made["randomisation"], made_options)
+    wanted = (spec["task"], spec["subjects"], spec["seed"], None, {name: options.get(name) for name in LESION_OPTIONS})
+    if found != wanted:
+        flags = "".join(f" --{name.replace('_', '-')} {value}" for name, value in options.items())
         raise ValueError(
-            f"{data} holds (task, subjects, seed, randomisation) {found}, not the README's "
-            f"`mri-monai make-data {spec['task']} --subjects {spec['subjects']} --seed {spec['seed']}`"
+            f"{data} holds (task, subjects, seed, randomisation, lesion options) {found}, not the README's "
+            f"`mri-monai make-data {spec['task']} --subjects {spec['subjects']} --seed {spec['seed']}{flags}`"
         )
     return data
 

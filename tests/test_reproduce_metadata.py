@@ -81,6 +81,26 @@ def test_ensure_data_refuses_data_of_another_command(reproduce, tmp_path):
         reproduce.ensure_data(tmp_path, spec)
 
 
+def test_lesion_options_of_the_readme_command_are_passed_and_checked(reproduce, tmp_path):
+    bundle = tmp_path / "seg"
+    (bundle / "configs").mkdir(parents=True)
+    (bundle / "docs").mkdir()
+    (bundle / "configs" / "train.json").write_text(json.dumps({"dataset_dir": "demo_data/segmentation"}))
+    (bundle / "docs" / "README.md").write_text(
+        "`mri-monai make-data segmentation --out demo_data/segmentation --subjects 40 --seed 0 --lesions realistic "
+        "--tumour-free 0.2`"
+    )
+    spec = reproduce.readme_data(bundle)
+    assert spec["options"] == {"lesions": "realistic", "tumour_free": 0.2}
+    made = {"task": "segmentation", "seed": 0, "randomisation": None, "options": {"lesions": "realistic"}}
+    (tmp_path / "datalist.json").write_text(json.dumps({**made, "training": [{}] * 40, "validation": [], "test": []}))
+    with pytest.raises(ValueError, match="--tumour-free 0.2"):  # made without --tumour-free 0.2
+        reproduce.ensure_data(tmp_path, spec)
+    made["options"]["tumour_free"] = 0.2
+    (tmp_path / "datalist.json").write_text(json.dumps({**made, "training": [{}] * 40, "validation": [], "test": []}))
+    assert reproduce.ensure_data(tmp_path, spec) == tmp_path
+
+
 @pytest.mark.slow
 def test_slice_synthesis_headline_number_is_reproduced(tmp_path):
     """The synthesis bundle (the cheapest evaluate: 2D samples) recomputed from the README's data and its weights."""

@@ -4,41 +4,75 @@ Quality: the bundle's own evaluation (``configs/evaluate.json`` of ``brats_mri_v
 are the ones its metadata and README report) on the test split of the demo data (``mri-monai make-data
 segmentation --subjects 20 --seed 0``, made in ``demo_data/segmentation``, the bundle default, when missing): Dice and
 HD95 (mm) of the BraTS regions, mean over the test subjects. Speed: seconds per 96 x 112 x 96 subject on one CPU
-thread (sliding windows of the bundle's ``roi_size``), and parameter counts. Prints both tables as markdown. All data
-are SYNTHETIC.
+thread (sliding windows of the bundle's ``roi_size``), and parameter counts. Prints both tables as markdown. With
+``--figure PNG`` it also draws the hardest test case (lowest Vox2Vox mean Dice): the four contrasts, the ground truth,
+Vox2Vox and the thresholds. All data are SYNTHETIC.
 
 Usage::
 
-    python benchmarks/segmentation.py [--data DIR]
+    python benchmarks/segmentation.py [--data DIR] [--figure docs/hardest_case.png]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import csv
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 from monai.bundle import ConfigParser
 from monai.networks.nets import SegResNet
+from monai.transforms import LoadImage
 
 from mri_monai.bundle_run import evaluation_summary
+from mri_monai.data.atomic import atomic_output
 from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.tasks import make_task_data
 from mri_monai.networks.weights import load_state
-from mri_monai.segmentation import ThresholdSegmentation
+from mri_monai.segmentation import ThresholdSegmentation, segmentation_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brats_mri_vox2vox_segmentation"
 NAMES = {"network": "Vox2Vox", "no_gan": "same generator, no GAN", "segresnet": "SegResNet", "threshold": "thresholds"}
 
 
+def hardest_case(metrics_csv: Path, method: str = "network") -> str:
+    """The case of an evaluate run's ``metrics.csv`` with the lowest ``dice_mean`` for ``method``.
+
+    Raises:
+        ValueError: the file has no row of ``method``.
+    """
+    with open(metrics_csv, newline="") as f:
+        rows = [row for row in csv.DictReader(f) if row["method"] == method]
+    if not rows:
+        raise ValueError(f"{metrics_csv} has no row of method {method!r}")
+    return min(rows, key=lambda row: float(row["dice_mean"]))["case"]
+
+
+def write_hardest_case_figure(config: ConfigParser, network: torch.nn.Module, item: dict, path: Path) -> None:
+    """Draw ``item`` (a datalist entry) with its ground truth, ``network``'s labels and the thresholds' to ``path``."""
+    image = config.get_parsed_content("preprocessing")({"image": item["image"]})["image"]
+    with torch.no_grad():
+        logits = config.get_parsed_content("inferer")(image[None].as_tensor(), network.eval())[0]
+    vox2vox = torch.tensor([0, 1, 2, 4], dtype=torch.uint8)[logits.argmax(0)]  # the bundle's label mapping
+    reference = LoadImage(image_only=True)(item["label"])
+    thresholds = ThresholdSegmentation()(image.as_tensor())
+    title = f"hardest test case {Path(item['image'][0]).parent.name}"
+    others = {"thresholds": thresholds}
+    fig = segmentation_figure(image, vox2vox, reference, title=title, others=others, prediction_name="Vox2Vox")
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT / "demo_data" / "segmentation"))
+    parser.add_argument("--figure", help="write the hardest test case's figure (PNG) here")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     os.environ["OMP_NUM_THREADS"] = "1"  # also for the bundle's evaluate process
@@ -46,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "datalist.json").is_file():
         make_task_data("segmentation", data, subjects=20, seed=0, progress=False)
 
-    summary = evaluation_summary(BUNDLE, data, overrides={"num_workers": "0"})
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = evaluation_summary(BUNDLE, data, Path(tmp) / "eval", overrides={"num_workers": "0"})
+        hardest = hardest_case(Path(tmp) / "eval" / "metrics.csv")
     tests = load_datalist_split(data / "datalist.json", "test", data)
     print(f"BraTS regions on {len(tests)} SYNTHETIC test subjects (mean over subjects; HD95 in mm)\n")
     metrics = list(summary["methods"]["network"])
@@ -65,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             SegResNet(3, init_filters=8, in_channels=4, out_channels=4), BUNDLE / "models" / "segresnet.pt"
         ),
     }
+    if args.figure:
+        item = next(t for t in tests if Path(t["image"][0]).parent == Path(hardest).parent)
+        write_hardest_case_figure(config, networks["network"], item, Path(args.figure))
+        print(f"\nhardest test case ({hardest}): {args.figure}")
     inferer, preprocessing = config.get_parsed_content("inferer"), config.get_parsed_content("preprocessing")
     image = preprocessing({"image": tests[0]["image"]})["image"][None].as_tensor()
     print("\n| method | seconds per subject (1 CPU thread) | parameters |\n|---|---|---|")

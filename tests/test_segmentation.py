@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import subprocess
@@ -196,6 +197,22 @@ def test_figure_has_every_contrast_and_both_label_maps(subject):
     reference = LoadImage(image_only=True, ensure_channel_first=True)(subject["label"])
     fig = segmentation_figure(image, ThresholdSegmentation()(image), reference)
     assert [ax.get_title() for ax in fig.axes] == ["T1", "T1ce", "T2", "FLAIR", "prediction", "reference"]
+    empty = torch.zeros_like(reference)
+    fig = segmentation_figure(image, empty, reference, others={"thresholds": empty}, prediction_name="Vox2Vox")
+    assert [ax.get_title() for ax in fig.axes][4:] == ["Vox2Vox", "thresholds", "reference"]
+
+
+def test_benchmark_picks_the_case_of_lowest_mean_dice(tmp_path):
+    spec = importlib.util.spec_from_file_location("segmentation_benchmark", ROOT / "benchmarks" / "segmentation.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    rows = "case,method,dice_mean\na/t1.nii.gz,network,0.8\nb/t1.nii.gz,network,0.4\nb/t1.nii.gz,threshold,0.9\n"
+    rows += "c/t1.nii.gz,network,0.6\nc/t1.nii.gz,threshold,0.1\n"
+    (tmp_path / "metrics.csv").write_text(rows)
+    assert benchmark.hardest_case(tmp_path / "metrics.csv") == "b/t1.nii.gz"
+    assert benchmark.hardest_case(tmp_path / "metrics.csv", "threshold") == "c/t1.nii.gz"
+    with pytest.raises(ValueError, match="no_gan"):
+        benchmark.hardest_case(tmp_path / "metrics.csv", "no_gan")
 
 
 # ---------------------------------------------------------------------------------------------------- bundle

@@ -52,6 +52,8 @@ def segmentation_figure(
     contrast_names: Sequence[str] = ("T1", "T1ce", "T2", "FLAIR"),
     overlay_channel: int = 3,
     title: str = "",
+    others: Mapping[str, torch.Tensor | np.ndarray] | None = None,
+    prediction_name: str = "prediction",
 ):
     """A matplotlib figure of the axial slice with the most tumour: each contrast, prediction and reference.
 
@@ -62,6 +64,9 @@ def segmentation_figure(
         contrast_names: one title per channel.
         overlay_channel: the contrast under the label maps (FLAIR).
         title: put before the colour legend in the figure's title (e.g. the input file).
+        others: further label maps (panel title -> map, same shape as ``prediction``) drawn after the prediction,
+            e.g. another method's on the same case.
+        prediction_name: the prediction's panel title.
 
     Returns:
         the :class:`matplotlib.figure.Figure`.
@@ -69,7 +74,8 @@ def segmentation_figure(
     from matplotlib.figure import Figure
 
     img = _numpy(image)
-    maps = [("prediction", _numpy(prediction).reshape(img.shape[1:]))]
+    maps = [(prediction_name, _numpy(prediction).reshape(img.shape[1:]))]
+    maps += [(name, _numpy(m).reshape(img.shape[1:])) for name, m in (others or {}).items()]
     if reference is not None:
         maps.append(("reference", _numpy(reference).reshape(img.shape[1:])))
     tumour = maps[-1][1] > 0

@@ -9,4 +9,3 @@ from .figures import SaveComparisonPNGd
 from .inferers import MultiPlaneSliceInferer
 from .metrics import EnhancementMetricsSaver, image_quality
 from .noise import RandRicianNoise, RandRicianNoised, RicianNoised, estimate_noise_sigma, rician_noise
-from .transforms import CheckImaged, LoadMRImaged, ScaleByPercentiled

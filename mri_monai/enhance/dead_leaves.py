@@ -71,7 +71,7 @@ def dead_leaves(
     centres = rng.uniform(-r_max / 2, np.array([h, w]) + r_max / 2, (max_leaves, 2))
     values = rng.random(max_leaves).astype(np.float32)
     value = 0.0
-    for r, (cy, cx), value in zip(radii, centres, values):
+    for r, (cy, cx), value in zip(radii, centres, values, strict=True):
         y0, y1 = max(int(cy - r), 0), min(int(cy + r) + 1, h)
         x0, x1 = max(int(cx - r), 0), min(int(cx + r) + 1, w)
         if y0 >= y1 or x0 >= x1:

@@ -1,1 +1,0 @@
-"""Image enhancement: super-resolution (:mod:`.degrade` and the ``sr_*`` modules)."""

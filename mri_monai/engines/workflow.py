@@ -5,8 +5,12 @@ A bundle config calls them as MONAI ``ConfigParser`` components, e.g.::
     "device": {"_target_": "mri_monai.engines.default_device"},
     "output_transform": {"_target_": "mri_monai.engines.loss_items", "_mode_": "callable"},
     "iteration_log": {"_target_": "mri_monai.engines.every_n_iterations", "n": "@log_every"},
-    "run": [{"_target_": "mri_monai.engines.attach_handlers", "handlers": "@train#checkpoint_handlers",
-             "engine": "@train#trainer"}, "$@train#trainer.run()"]
+    "run": [{"_target_": "mri_monai.engines.attach_handlers", "engine": "@train#trainer",
+             "handlers": "@train#checkpoint_handlers"}, "$@train#trainer.run()"]
+
+A component's references are resolved in the order of its keys, and building a network or a ``DataLoader`` draws
+from the global random generator: keep the order the former expression had (``"engine"`` first above, as in
+``$[h.attach(@train#trainer) for h in @train#checkpoint_handlers]``), or the initial weights change.
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """Process-group plumbing of the bundles' ``configs/multi_gpu_train.json`` (one process per GPU, ``torchrun``).
 
-Every bundle's multi-GPU config is merged onto its ``train.json`` and calls these functions instead of spelling
-out ``torch.distributed`` in ``$`` expressions::
+Every bundle's multi-GPU config is merged onto its ``train.json`` and calls these functions (as ``_target_``
+components) instead of spelling out ``torch.distributed`` in ``$`` expressions::
 
-    "+imports": ["$import mri_monai", "$import mri_monai.distributed"],
-    "device": "$mri_monai.distributed.ddp_device()",
-    "network": "$mri_monai.distributed.ddp_wrap(@network_def, @device)",
+    "device": {"_target_": "mri_monai.distributed.ddp_device"},
+    "network": {"_target_": "mri_monai.distributed.ddp_wrap", "module": "@network_def", "device": "@device"},
     "train#dataloader#sampler": {"_target_": "DistributedSampler", "dataset": "@train#dataset"},
     "train#dataloader#shuffle": false,
-    "train#trainer#train_handlers": "$mri_monai.distributed.rank_zero_handlers(@train#handlers)",
-    "+initialize": ["$mri_monai.distributed.ddp_initialize(seed=@seed)"],
-    "finalize": ["$mri_monai.distributed.ddp_finalize()"]
+    "train#trainer#train_handlers": {"_target_": "mri_monai.distributed.rank_zero_handlers",
+                                     "handlers": "@train#handlers"},
+    "+initialize": [{"_target_": "mri_monai.distributed.ddp_initialize", "seed": "@seed"}],
+    "finalize": [{"_target_": "mri_monai.distributed.ddp_finalize"}]
 
 The rules they implement: the device is ``cuda:<LOCAL_RANK>`` when CUDA is available, else the CPU; the backend is
 ``nccl`` on CUDA, else ``gloo``; rank ``r`` seeds with ``seed + r`` (each rank draws its own augmentations and
@@ -129,7 +129,8 @@ def rank_zero_handlers(handlers: Iterable[Any] | None, every_rank: Sequence[type
 
     Example::
 
-        "train#trainer#train_handlers": "$mri_monai.distributed.rank_zero_handlers(@train#handlers)"
+        "train#trainer#train_handlers": {"_target_": "mri_monai.distributed.rank_zero_handlers",
+                                         "handlers": "@train#handlers"}
     """
     kept = [h for h in handlers or [] if h is not None]
     if is_rank_zero():
@@ -138,7 +139,11 @@ def rank_zero_handlers(handlers: Iterable[Any] | None, every_rank: Sequence[type
 
 
 def quiet_other_ranks(
-    *loggers: logging.Logger | str, level: int | str = logging.WARNING, rank_zero_level: int | str | None = None
+    *loggers: logging.Logger | str,
+    level: int | str = logging.WARNING,
+    rank_zero_level: int | str | None = None,
+    names: Sequence[str] = (),
+    engines: Iterable[Any] = (),
 ) -> None:
     """Set ``loggers`` to ``level`` on ranks other than 0, so that one rank reports; on rank 0 to ``rank_zero_level``.
 
@@ -147,11 +152,16 @@ def quiet_other_ranks(
             engine).
         level: level on the other ranks.
         rank_zero_level: level on rank 0; ``None`` leaves rank 0's loggers as they are.
+        names: more logger names, after ``loggers``.
+        engines: Ignite engines whose ``.logger`` is set too, after ``names``.
+
+    ``names`` and ``engines`` are the keywords a config component, which cannot pass positional arguments, uses:
+    ``{"_target_": "mri_monai.distributed.quiet_other_ranks", "engines": ["@train#trainer"]}``.
     """
     chosen = level if not is_rank_zero() else rank_zero_level
     if chosen is None:
         return
-    for logger in loggers:
+    for logger in [*loggers, *names, *(engine.logger for engine in engines)]:
         (logging.getLogger(logger) if isinstance(logger, str) else logger).setLevel(chosen)
 
 

@@ -150,7 +150,31 @@ def test_multi_gpu_configs_use_the_helpers(path):
     config = json.loads(text)
     for string in ("torch.distributed", "dist.", "DistributedDataParallel", "LOCAL_RANK", "set_determinism"):
         assert string not in text.replace("mri_monai.distributed.", ""), string
-    assert config["device"] == "$mri_monai.distributed.ddp_device()"
-    assert config["+initialize"][0].startswith("$mri_monai.distributed.ddp_initialize(seed=")
-    assert config["finalize"] == ["$mri_monai.distributed.ddp_finalize()"]
-    assert config["train#trainer#train_handlers"].startswith("$mri_monai.distributed.rank_zero_handlers(")
+    assert _calls(config["device"], "ddp_device")
+    assert _calls(config["+initialize"][0], "ddp_initialize")
+    assert len(config["finalize"]) == 1 and _calls(config["finalize"][0], "ddp_finalize")
+    assert _calls(config["train#trainer#train_handlers"], "rank_zero_handlers")
+
+
+def _calls(value, name: str) -> bool:
+    """A config entry calls ``mri_monai.distributed.<name>``: a ``_target_`` component or a ``$`` expression."""
+    if isinstance(value, dict):
+        return value.get("_target_") == f"mri_monai.distributed.{name}"
+    return isinstance(value, str) and value.startswith(f"$mri_monai.distributed.{name}(")
+
+
+def test_quiet_other_ranks_keywords_set_named_loggers_and_engine_loggers():
+    """``names`` and ``engines`` (the keywords a config component can pass) are set like positional loggers."""
+    engine = SupervisedTrainer(
+        device=torch.device("cpu"),
+        max_epochs=1,
+        train_data_loader=DataLoader([0]),
+        network=torch.nn.Linear(1, 1),
+        optimizer=torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1),
+        loss_function=torch.nn.MSELoss(),
+    )
+    named = logging.getLogger("mri_monai.test.quiet")
+    named.setLevel(logging.DEBUG)
+    engine.logger.setLevel(logging.DEBUG)
+    distributed.quiet_other_ranks(names=["mri_monai.test.quiet"], engines=[engine], rank_zero_level="ERROR")
+    assert named.level == logging.ERROR and engine.logger.level == logging.ERROR  # rank 0 in one process

@@ -2,5 +2,16 @@
 
 from .checkpoint import latest_checkpoint
 from .conditional_gan import ConditionalGanTrainer, concatenate_channels
-from .cycle_gan import CycleGanTrainer
+from .cycle_gan import CycleGanTrainer, LinearDecay
 from .prepare import PrepareBatchPair, discriminator_logits
+from .workflow import (
+    EveryNIterations,
+    attach_handlers,
+    default_device,
+    every_n_iterations,
+    is_true,
+    loss_items,
+    progress_bars,
+    resume_loader,
+    threads_from_environment,
+)

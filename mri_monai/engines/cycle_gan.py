@@ -16,7 +16,7 @@ from mri_monai.generative.pool import ImagePool
 
 from .prepare import PrepareBatchPair, discriminator_logits
 
-__all__ = ["CycleGanTrainer"]
+__all__ = ["CycleGanTrainer", "LinearDecay"]
 
 
 class CycleGanTrainer(Trainer):
@@ -191,3 +191,27 @@ class CycleGanTrainer(Trainer):
             "identity_loss": identity.item(),
             "d_loss": d_loss.item(),
         }
+
+
+class LinearDecay:
+    """Learning-rate factor of CycleGAN training (Zhu et al. 2017): 1 until ``decay_start_epoch``, then linear to 0.
+
+    A ``torch.optim.lr_scheduler.LambdaLR`` ``lr_lambda`` stepped once per epoch: after ``epoch`` scheduler steps
+    the factor is ``1 - max(0, epoch + 1 - decay_start_epoch) / max(1, epochs - decay_start_epoch + 1)``.
+
+    Args:
+        decay_start_epoch: epochs at the full rate.
+        epochs: total epochs; the factor reaches 0 after the last one.
+
+    Example: ``LinearDecay(2, 4)``: epochs 0..4 -> 1.0, 1.0, 0.6667, 0.3333, 0.0.
+    """
+
+    def __init__(self, decay_start_epoch: int, epochs: int) -> None:
+        self.decay_start_epoch = decay_start_epoch
+        self.epochs = epochs
+
+    def __call__(self, epoch: int) -> float:
+        return 1.0 - max(0, epoch + 1 - self.decay_start_epoch) / max(1.0, self.epochs - self.decay_start_epoch + 1.0)
+
+    def __repr__(self) -> str:
+        return f"LinearDecay(decay_start_epoch={self.decay_start_epoch}, epochs={self.epochs})"

@@ -14,6 +14,26 @@ from .metrics import (
 )
 from .png import save_png, tile
 from .pool import ImagePool
-from .synthesis import SampleWriter, SynthesisEvaluation, dcgan_init, display, load_axial_slices
-from .translation import BidirectionalGenerator, SliceTranslator, check_volumes, unpaired_datalist
+from .synthesis import (
+    SampleWriter,
+    SynthesisEvaluation,
+    dcgan_init,
+    display,
+    load_axial_slices,
+    seeded_latents,
+    slice_items,
+)
+from .translation import (
+    DIRECTIONS,
+    BidirectionalGenerator,
+    SliceTranslator,
+    check_volumes,
+    generator_direction,
+    source_key,
+    target_key,
+    translation_cases,
+    translation_titles,
+    unpaired_datalist,
+    unpaired_reference_images,
+)
 from .two_sample import c2st_classifier, classifier_two_sample_test

@@ -22,7 +22,15 @@ from .metrics import frechet_distance, ms_ssim_diversity, nearest_ncc, tissue_st
 from .png import save_png, tile
 from .two_sample import classifier_two_sample_test
 
-__all__ = ["load_axial_slices", "display", "dcgan_init", "SampleWriter", "SynthesisEvaluation"]
+__all__ = [
+    "load_axial_slices",
+    "display",
+    "dcgan_init",
+    "seeded_latents",
+    "slice_items",
+    "SampleWriter",
+    "SynthesisEvaluation",
+]
 
 
 def load_axial_slices(
@@ -72,8 +80,26 @@ def load_axial_slices(
     return (torch.stack(slices), torch.tensor(subjects)) if return_subjects else torch.stack(slices)
 
 
-def dcgan_init(network: nn.Module, std: float = 0.02) -> nn.Module:
-    """DCGAN weight initialisation (Radford et al. 2016), in place; returns ``network``.
+def slice_items(slices: torch.Tensor, key: str = "reals") -> list[dict[str, torch.Tensor]]:
+    """Dataset items ``{key: slice}``, one per slice of a (N, 1, X, Y) stack (e.g. :func:`load_axial_slices`).
+
+    Returns:
+        N dicts, each holding one (1, X, Y) slice (a view of ``slices``).
+    """
+    return [{key: s} for s in slices]
+
+
+def seeded_latents(num_samples: int, latent_size: int, seed: int = 0) -> torch.Tensor:
+    """(``num_samples``, ``latent_size``) standard-normal latents drawn from a CPU generator seeded with ``seed``.
+
+    The same seed gives the same latents whatever the global random state, so samples are reproducible;
+    the first rows do not depend on ``num_samples`` (``torch.randn`` fills the rows in order).
+    """
+    return torch.randn(num_samples, latent_size, generator=torch.Generator().manual_seed(seed))
+
+
+def dcgan_init(network: nn.Module, std: float = 0.02, device: str | torch.device | None = None) -> nn.Module:
+    """DCGAN weight initialisation (Radford et al. 2016), in place; returns ``network`` (moved to ``device``).
 
     Convolution and transposed-convolution weights ~ N(0, ``std``), their biases 0; batch-norm scales
     ~ N(1, ``std``), shifts 0 (the paper's initialisation; PyTorch's default Kaiming-uniform one gives the
@@ -91,7 +117,7 @@ def dcgan_init(network: nn.Module, std: float = 0.02) -> nn.Module:
         elif isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
             nn.init.normal_(module.weight, 1.0, std)
             nn.init.zeros_(module.bias)
-    return network
+    return network if device is None else network.to(device)
 
 
 def display(image: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -14,7 +14,92 @@ from torch import nn
 from mri_monai.data.readers import NiftiOrDicomReader
 from mri_monai.errors import InputError
 
-__all__ = ["BidirectionalGenerator", "SliceTranslator", "check_volumes", "unpaired_datalist"]
+__all__ = [
+    "DIRECTIONS",
+    "BidirectionalGenerator",
+    "SliceTranslator",
+    "check_volumes",
+    "generator_direction",
+    "source_key",
+    "target_key",
+    "translation_cases",
+    "translation_titles",
+    "unpaired_datalist",
+    "unpaired_reference_images",
+]
+
+#: translation direction -> (key of the input contrast, key of the output contrast); domain A is T1w, B is T2w
+DIRECTIONS: dict[str, tuple[str, str]] = {"t1_to_t2": ("t1w", "t2w"), "t2_to_t1": ("t2w", "t1w")}
+
+_TITLES = {"t1w": "T1w", "t2w": "T2w"}
+
+
+def _direction(direction: str) -> tuple[str, str]:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+    return DIRECTIONS[direction]
+
+
+def source_key(direction: str) -> str:
+    """Datalist key of the input contrast of ``direction``: ``"t1w"`` for ``"t1_to_t2"``, ``"t2w"`` for ``"t2_to_t1"``.
+
+    Raises:
+        ValueError: ``direction`` is not a key of :data:`DIRECTIONS`.
+    """
+    return _direction(direction)[0]
+
+
+def target_key(direction: str) -> str:
+    """Datalist key of the output contrast of ``direction``: ``"t2w"`` for ``"t1_to_t2"``, ``"t1w"`` for ``"t2_to_t1"``.
+
+    Raises:
+        ValueError: ``direction`` is not a key of :data:`DIRECTIONS`.
+    """
+    return _direction(direction)[1]
+
+
+def generator_direction(direction: str) -> str:
+    """The :class:`BidirectionalGenerator` ``direction`` of a translation direction (domain A is T1w, B is T2w).
+
+    ``"t1_to_t2"`` -> ``"a_to_b"``, ``"t2_to_t1"`` -> ``"b_to_a"``.
+
+    Raises:
+        ValueError: ``direction`` is not a key of :data:`DIRECTIONS`.
+    """
+    return "a_to_b" if _direction(direction)[0] == "t1w" else "b_to_a"
+
+
+def translation_titles(direction: str) -> list[str]:
+    """Panel titles of an inference figure: input, translation, reference.
+
+    ``"t1_to_t2"`` -> ``["input T1w", "translated T2w", "reference T2w"]``.
+
+    Raises:
+        ValueError: ``direction`` is not a key of :data:`DIRECTIONS`.
+    """
+    source, target = (_TITLES[k] for k in _direction(direction))
+    return [f"input {source}", f"translated {target}", f"reference {target}"]
+
+
+def translation_cases(entries: Sequence[dict], input_key: str, reference_key: str) -> list[dict]:
+    """Inference items ``{"image", "subject"}`` (plus ``"reference"`` where the entry has ``reference_key``).
+
+    Args:
+        entries: datalist items holding ``input_key`` (and optionally ``reference_key`` and ``subject``).
+        input_key: key of the image to translate, e.g. ``"t1w"``.
+        reference_key: key of the true image of the output contrast, e.g. ``"t2w"``, used for a figure.
+
+    Returns:
+        one item per entry, in order; ``subject`` defaults to ``""``.
+    """
+    return [
+        {
+            "image": d[input_key],
+            "subject": d.get("subject", ""),
+            **({"reference": d[reference_key]} if reference_key in d else {}),
+        }
+        for d in entries
+    ]
 
 
 class BidirectionalGenerator(nn.Module):
@@ -107,12 +192,35 @@ def unpaired_datalist(entries: Sequence[dict], a_key: str, b_key: str) -> list[d
     ]
 
 
-def check_volumes(entries: Sequence[dict], keys: Sequence[str]) -> None:
+def unpaired_reference_images(
+    entries: Sequence[dict], transform: Callable[[dict], dict], key: str, half: int
+) -> list[torch.Tensor]:
+    """The images under ``key`` of one half of ``entries`` after ``transform``, split as :func:`unpaired_datalist`.
+
+    ``half=0``: the first ``ceil(n / 2)`` entries (the half giving domain A in training); ``half=1``: the rest, or
+    all entries when there is no second half (a single subject). E.g. the reference intensities of a
+    histogram-matching baseline, taken from the training subjects that showed the model this contrast.
+
+    Args:
+        entries: datalist items.
+        transform: maps an item to a dict of loaded images (e.g. a ``Compose`` of ``LoadImaged``...).
+        key: image to keep, e.g. ``"t2w"``.
+        half: 0 or 1.
+    """
+    if half not in (0, 1):
+        raise ValueError(f"half must be 0 or 1, got {half}")
+    middle = (len(entries) + 1) // 2
+    chosen = entries[:middle] if half == 0 else (entries[middle:] or entries)
+    return [transform(d)[key] for d in chosen]
+
+
+def check_volumes(entries: Sequence[dict], keys: Sequence[str], optional_keys: Sequence[str] = ()) -> None:
     """Check, before anything is written, that every file under ``keys`` is one readable, finite 3D volume.
 
     Args:
         entries: datalist items (paths absolute, as ``load_decathlon_datalist`` returns them).
         keys: keys of the images to check.
+        optional_keys: keys checked in the entries that have them (e.g. a reference image), after ``keys``.
 
     Raises:
         InputError: empty list, missing key, unreadable file, NaN/Inf, or not a single-contrast 3D volume
@@ -121,11 +229,12 @@ def check_volumes(entries: Sequence[dict], keys: Sequence[str]) -> None:
     if not entries:
         raise InputError("<datalist>", "no cases to process")
     loader = LoadImage(reader=NiftiOrDicomReader, image_only=True)
-    for entry in entries:
-        for key in keys:
-            if key not in entry:
-                raise InputError(str(entry), f"datalist item lacks key {key!r}")
-            shape = tuple(np.asarray(loader(entry[key]).shape))
-            if len(shape) != 3 and not (len(shape) == 4 and shape[3] == 1):
-                problem = "one contrast per file" if len(shape) == 4 else "a 3D volume"
-                raise InputError(entry[key], f"expected {problem} (X, Y, Z), got shape {shape}")
+    checks = [(entry, key) for entry in entries for key in keys]
+    checks += [(entry, key) for entry in entries for key in optional_keys if key in entry]
+    for entry, key in checks:
+        if key not in entry:
+            raise InputError(str(entry), f"datalist item lacks key {key!r}")
+        shape = tuple(np.asarray(loader(entry[key]).shape))
+        if len(shape) != 3 and not (len(shape) == 4 and shape[3] == 1):
+            problem = "one contrast per file" if len(shape) == 4 else "a 3D volume"
+            raise InputError(entry[key], f"expected {problem} (X, Y, Z), got shape {shape}")

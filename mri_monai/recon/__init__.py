@@ -15,7 +15,7 @@ from .outputs import (
     ToVolumed,
     relative_output,
 )
-from .slice_dataset import FastMRISliceDataset
+from .slice_dataset import FastMRISliceDataset, with_accelerations
 from .transforms import LoadFastMRId, SeededComplexNoised, Undersampled, ZeroFilledScaled, mask_seed
 from .unet import BlockMaxPool2d, FastMRIUNet, LeanBasicUNet, unet_features
 from .varnet import BatchCoilSensitivityModel, E2EVarNet, UnitSensitivity, sampled_points

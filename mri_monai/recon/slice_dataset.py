@@ -16,7 +16,7 @@ from mri_monai.data.fastmri_h5 import RECONSTRUCTION_KEYS
 from mri_monai.errors import InputError, check_finite
 from mri_monai.kspace import check_kspace
 
-__all__ = ["FastMRISliceDataset"]
+__all__ = ["FastMRISliceDataset", "with_accelerations"]
 
 
 def _slice_count(path: str) -> tuple[int, str | None]:
@@ -99,3 +99,27 @@ class FastMRISliceDataset(Dataset):
             check_finite(target, path, f"{item['target_key']} slice {s}")
             out["target"] = torch.from_numpy(np.asarray(target, dtype=np.float32)).unsqueeze(0)
         return apply_transform(self.transform, out) if self.transform is not None else out
+
+
+def with_accelerations(
+    entries: Sequence[Mapping[str, Any]], accelerations: int | Sequence[int]
+) -> list[dict[str, Any]]:
+    """Copies of the datalist ``entries`` with an ``"acceleration"`` item, once per acceleration.
+
+    The result lists every entry at the first acceleration, then every entry at the next one, and so on (the order
+    a bundle's evaluation reports them in). :class:`~mri_monai.recon.Undersampled` reads the item.
+
+    Args:
+        entries: datalist items (not modified).
+        accelerations: one acceleration factor (inference) or several (evaluation).
+
+    Returns:
+        ``[dict(e, acceleration=a) for a in accelerations for e in entries]``.
+
+    Example::
+
+        with_accelerations([{"singlecoil": "a.h5"}], [4, 8])
+        # [{"singlecoil": "a.h5", "acceleration": 4}, {"singlecoil": "a.h5", "acceleration": 8}]
+    """
+    factors = [accelerations] if isinstance(accelerations, int) else list(accelerations)
+    return [dict(e, acceleration=a) for a in factors for e in entries]

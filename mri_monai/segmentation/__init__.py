@@ -4,4 +4,4 @@ from .baselines import ThresholdSegmentation, ThresholdSegmentationd
 from .figures import SaveSegmentationPNGd, SegmentationPNGHandler, segmentation_figure
 from .metrics import REGIONS, BratsRegionMetrics, brats_region_metrics
 from .readers import MultiContrastReader
-from .transforms import InferWithNetworkd
+from .transforms import InferWithNetworkd, with_reference

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import torch
 from monai.data import MetaTensor
 from monai.inferers import Inferer
 from monai.transforms import MapTransform
 
-__all__ = ["InferWithNetworkd"]
+__all__ = ["InferWithNetworkd", "with_reference"]
 
 
 class InferWithNetworkd(MapTransform):
@@ -44,3 +45,18 @@ class InferWithNetworkd(MapTransform):
             out = self.inferer(torch.as_tensor(image)[None].to(device), self.network)[0].cpu()
         d[self.output_key] = MetaTensor(out, meta=image.meta) if isinstance(image, MetaTensor) else out
         return d
+
+
+def with_reference(
+    entries: Sequence[Mapping[str, Any]], label_key: str = "label", reference_key: str = "reference"
+) -> list[dict[str, Any]]:
+    """Copies of the datalist ``entries`` where each entry holding ``label_key`` also holds it as ``reference_key``.
+
+    Inference does not load the label, but a figure handler can draw it as the reference outline from the copy.
+
+    Example::
+
+        with_reference([{"image": "a", "label": "b"}, {"image": "c"}])
+        # [{"image": "a", "label": "b", "reference": "b"}, {"image": "c"}]
+    """
+    return [{**e, **({reference_key: e[label_key]} if label_key in e else {})} for e in entries]

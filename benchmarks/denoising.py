@@ -26,7 +26,7 @@ from monai.bundle import ConfigParser
 
 from mri_monai.bundle_run import evaluation_summary
 from mri_monai.data.tasks import make_task_data
-from mri_monai.enhance.baselines import nlm_denoise
+from mri_monai.denoising.baselines import nlm_denoise
 from mri_monai.networks.weights import load_state
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -63,10 +63,10 @@ from tqdm import tqdm
 from mri_monai.bundle_run import WORKFLOWS
 from mri_monai.data.atomic import save_nifti
 from mri_monai.data.real_brain import real_brain_subject, write_real_brain_kspace
-from mri_monai.enhance.baselines import nlm_denoise
-from mri_monai.enhance.metrics import image_quality
-from mri_monai.enhance.sr_metrics import foreground_mask, masked_psnr, masked_ssim
+from mri_monai.denoising.baselines import nlm_denoise
+from mri_monai.denoising.metrics import image_quality
 from mri_monai.recon import CompressedSensingd, volume_metrics
+from mri_monai.super_resolution.metrics import foreground_mask, masked_psnr, masked_ssim
 
 ROOT = Path(__file__).resolve().parents[1]
 COLIN27 = Path("usr/share/mricron/templates/ch2bet.nii.gz")

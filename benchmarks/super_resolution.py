@@ -32,9 +32,9 @@ from mri_monai.bundle_run import evaluation_summary
 from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.data.tasks import make_task_data
-from mri_monai.enhance.degrade import DegradeResolutiond
-from mri_monai.enhance.sr_metrics import foreground_mask, masked_psnr, masked_ssim
-from mri_monai.enhance.sr_transforms import InterpolateToGrid
+from mri_monai.super_resolution.degrade import DegradeResolutiond
+from mri_monai.super_resolution.metrics import foreground_mask, masked_psnr, masked_ssim
+from mri_monai.super_resolution.transforms import InterpolateToGrid
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brain_mri_super_resolution"

@@ -11,7 +11,7 @@ from ignite.engine import Engine
 from monai.data import MetaTensor
 
 from mri_monai.case_metrics import CaseMetricsWriter
-from mri_monai.enhance.metrics import EnhancementMetricsSaver
+from mri_monai.denoising.metrics import EnhancementMetricsSaver
 from mri_monai.recon import ReconstructionMetricsWriter
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mri_monai.enhance.dead_leaves import RandDeadLeavesd, dead_leaves
+from mri_monai.denoising.dead_leaves import RandDeadLeavesd, dead_leaves
 
 
 def test_dead_leaves_are_seeded_covered_and_sharp():

@@ -20,11 +20,11 @@ from pydicom.data import get_testdata_file
 
 from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.readers import DicomReader
-from mri_monai.enhance.baselines import nlm_denoise
-from mri_monai.enhance.inferers import MultiPlaneSliceInferer
-from mri_monai.enhance.metrics import image_quality
-from mri_monai.enhance.noise import RandRicianNoised, RicianNoised, estimate_noise_sigma, rician_noise
-from mri_monai.enhance.transforms import CheckImaged, ScaleByPercentiled
+from mri_monai.data.transforms import CheckImaged, ScaleByPercentiled
+from mri_monai.denoising.baselines import nlm_denoise
+from mri_monai.denoising.inferers import MultiPlaneSliceInferer
+from mri_monai.denoising.metrics import image_quality
+from mri_monai.denoising.noise import RandRicianNoised, RicianNoised, estimate_noise_sigma, rician_noise
 from mri_monai.errors import InputError
 from mri_monai.networks.skip_autoencoder import SkipAutoencoder
 

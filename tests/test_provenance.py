@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 from monai.data import MetaTensor
 from user_scans import fastmri_file
 
+from mri_monai.comparison_figures import SaveSuperResolutionPNGd
 from mri_monai.data.provenance import data_description, source_title, synthetic_origin
-from mri_monai.enhance.sr_figures import SaveSuperResolutionPNGd
 from mri_monai.recon.outputs import SaveComparisonFigured
 from mri_monai.segmentation.figures import segmentation_figure
 

@@ -11,11 +11,11 @@ import torch
 from monai.data import MetaTensor
 from scipy.ndimage import gaussian_filter
 
-from mri_monai.enhance.degrade import DegradeResolution
-from mri_monai.enhance.sr_losses import GradientDifferenceLoss, SuperResolutionContentLoss
-from mri_monai.enhance.sr_metrics import foreground_mask, masked_psnr, masked_sharpness
-from mri_monai.enhance.sr_transforms import CopyGeometryd, InterpolateToGrid
 from mri_monai.networks import SRGANGenerator, upsample_linear
+from mri_monai.super_resolution.degrade import DegradeResolution
+from mri_monai.super_resolution.losses import GradientDifferenceLoss, SuperResolutionContentLoss
+from mri_monai.super_resolution.metrics import foreground_mask, masked_psnr, masked_sharpness
+from mri_monai.super_resolution.transforms import CopyGeometryd, InterpolateToGrid
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brain_mri_srgan_3d"

@@ -16,17 +16,22 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from mri_monai.enhance.degrade import (
+from mri_monai.errors import InputError
+from mri_monai.networks.multiscale_fusion import MultiScaleFusionNet
+from mri_monai.super_resolution.degrade import (
     DegradeResolution,
     DegradeResolutiond,
     check_scale,
     degrade_resolution,
     low_resolution_affine,
 )
-from mri_monai.enhance.sr_metrics import foreground_mask, masked_psnr, masked_ssim
-from mri_monai.enhance.sr_transforms import EnsureVolumed, InterpolateToGrid, InterpolateToGridd, high_resolution_affine
-from mri_monai.errors import InputError
-from mri_monai.networks.multiscale_fusion import MultiScaleFusionNet
+from mri_monai.super_resolution.metrics import foreground_mask, masked_psnr, masked_ssim
+from mri_monai.super_resolution.transforms import (
+    EnsureVolumed,
+    InterpolateToGrid,
+    InterpolateToGridd,
+    high_resolution_affine,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brain_mri_super_resolution"

@@ -1,4 +1,4 @@
-"""Synthetic MNI152-derived subjects, MRI file formats and MONAI datalists."""
+"""Synthetic MNI152-derived subjects, MRI file formats, loading and checking transforms and MONAI datalists."""
 
 from .atomic import atomic_output, save_nifti
 from .datalists import bundle_data_list, find_inputs, load_datalist_split
@@ -8,4 +8,5 @@ from .mni import MNI_NOTICE, TissueMaps, load_tissue_maps
 from .readers import DicomReader, FastMRIH5Reader, NiftiOrDicomReader, ValidatedNibabelReader
 from .realistic_tumour import RealisticLesions, make_realistic_tumour_subject
 from .subject import CONTRASTS, TISSUE_LABELS, SyntheticSubject, bias_field, make_subject
+from .transforms import CheckImaged, LoadMRImaged, ScaleByPercentiled
 from .tumour import ED, ET, NCR, random_tumour

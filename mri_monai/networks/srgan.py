@@ -25,11 +25,11 @@ __all__ = ["SRGANGenerator", "upsample_linear"]
 
 
 def upsample_linear(x: torch.Tensor, scale: list[int]) -> torch.Tensor:
-    """Linear interpolation by integer factors with the geometry of :mod:`mri_monai.enhance.degrade`.
+    """Linear interpolation by integer factors with the geometry of :mod:`mri_monai.super_resolution.degrade`.
 
     High-resolution voxel ``i`` sits at LR voxel ``i / f`` (LR voxel ``k`` is centred on HR voxel ``k * f``), and
     values beyond the last LR voxel repeat the edge: the same values as
-    :class:`~mri_monai.enhance.sr_transforms.InterpolateToGrid` with ``order=1``.
+    :class:`~mri_monai.super_resolution.transforms.InterpolateToGrid` with ``order=1``.
 
     Args:
         x: (B, C, *spatial).

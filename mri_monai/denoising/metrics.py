@@ -96,7 +96,7 @@ class EnhancementMetricsSaver(CaseMetricsWriter):
 
     Example (config)::
 
-        {"_target_": "mri_monai.enhance.metrics.EnhancementMetricsSaver", "output_dir": "@output_dir",
+        {"_target_": "mri_monai.denoising.metrics.EnhancementMetricsSaver", "output_dir": "@output_dir",
          "methods": {"noisy": "image", "nlm": "nlm", "network": "pred"}, "baseline": "nlm"}
     """
 

@@ -7,8 +7,8 @@ is kept, and noise is added to the low-resolution (LR) image (Rician for magnitu
 
 Geometry: LR voxel ``k`` is centred on HR voxel ``k * f``, so the LR affine is ``hr_affine @ diag(f, 1)`` (same
 origin, ``f`` times the voxel size along the reduced axes) and the LR image has ``ceil(n / f)`` voxels along them.
-:class:`~mri_monai.enhance.sr_transforms.InterpolateToGrid` inverts this mapping to put the LR image back on the HR
-grid.
+:class:`~mri_monai.super_resolution.transforms.InterpolateToGrid` inverts this mapping to put the LR image back on
+the HR grid.
 
 For training that should generalise beyond one acquisition, :class:`DegradeResolution` can draw the slice profile's
 FWHM (relative to the new slice thickness, ``fwhm_range``) and the noise level (``noise_range``) per call from

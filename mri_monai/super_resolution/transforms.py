@@ -3,7 +3,7 @@
 The network of ``brain_mri_super_resolution`` works on the low-resolution (LR) image interpolated onto the
 high-resolution (HR) grid. :class:`InterpolateToGrid` makes that input with cubic B-spline (``order=3``, the "cubic"
 baseline) or trilinear (``order=1``) interpolation, inverting the geometry of
-:func:`~mri_monai.enhance.degrade.low_resolution_affine`: HR voxel ``i`` sits at LR voxel ``i / f``.
+:func:`~mri_monai.super_resolution.degrade.low_resolution_affine`: HR voxel ``i`` sits at LR voxel ``i / f``.
 """
 
 from __future__ import annotations

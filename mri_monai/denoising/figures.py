@@ -51,7 +51,7 @@ class SaveComparisonPNGd(MapTransform):
 
     Example (config)::
 
-        {"_target_": "mri_monai.enhance.figures.SaveComparisonPNGd", "keys": ["image", "pred", "reference"],
+        {"_target_": "mri_monai.denoising.figures.SaveComparisonPNGd", "keys": ["image", "pred", "reference"],
          "titles": ["input", "denoised", "reference"], "output_dir": "@output_dir",
          "output_postfix": "denoised", "data_root_dir": "@dataset_dir"}
     """

@@ -1,6 +1,7 @@
-"""PNG figures of super-resolution results: input, output and (when known) reference side by side.
+"""PNG figures of a network's input, output and (when known) reference side by side, for 3D volumes.
 
-The slices cut across the in-plane axes, so the through-plane direction (thick slices) is visible.
+Used by super-resolution and translation. The slices cut across a chosen axis, e.g. across the in-plane axes so that
+the through-plane direction (thick slices) is visible.
 """
 
 from __future__ import annotations

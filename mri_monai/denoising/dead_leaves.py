@@ -97,7 +97,7 @@ class RandDeadLeavesd(RandomizableTransform, MapTransform):
     Used on clean training patches before the noise is added, so that the clean target (``label``) and the input
     (``image``) agree. The dead-leaves image is scaled to ``[0, scale]`` where ``scale`` is drawn uniformly from
     ``intensity_range`` (in the units of the patches, e.g. 1 for the 99.5th percentile after
-    :class:`~mri_monai.enhance.transforms.ScaleByPercentiled`); with probability ``blur_prob`` it is blurred by a
+    :class:`~mri_monai.data.transforms.ScaleByPercentiled`); with probability ``blur_prob`` it is blurred by a
     Gaussian of standard deviation drawn from ``blur_sigma_range`` (partial-volume edges).
 
     Args:

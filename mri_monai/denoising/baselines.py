@@ -1,7 +1,7 @@
 """Non-local means, the classical baseline of MR image denoising, made unbiased for Rician noise.
 
 :func:`nlm_denoise` runs scikit-image's :func:`~skimage.restoration.denoise_nl_means` slice by slice with the noise
-``sigma`` from :func:`~mri_monai.enhance.noise.estimate_noise_sigma`. With ``rician=True`` it is the unbiased NLM of
+``sigma`` from :func:`~mri_monai.denoising.noise.estimate_noise_sigma`. With ``rician=True`` it is the unbiased NLM of
 Manjón et al.: the weights are computed on the magnitude image, the weighted average is taken of the squared
 magnitude, and the Rician bias ``2 sigma^2`` is removed, ``sqrt(max(NLM(M^2) - 2 sigma^2, 0))`` (Manjón JV et al.
 MRI denoising using non-local means. Med Image Anal 2008;12:514-523, https://doi.org/10.1016/j.media.2008.02.004).
@@ -51,7 +51,7 @@ def nlm_denoise(
 
     Args:
         image: magnitude image (H, W) or (H, W, D).
-        sigma: Gaussian noise sigma; ``None``: :func:`~mri_monai.enhance.noise.estimate_noise_sigma` of ``image``.
+        sigma: Gaussian noise sigma; ``None``: :func:`~mri_monai.denoising.noise.estimate_noise_sigma` of ``image``.
         h_factor: filtering parameter ``h = h_factor * sigma`` (scikit-image suggests 0.8 in fast mode).
         patch_size: side of the compared patches.
         patch_distance: search radius in pixels.

@@ -1,4 +1,4 @@
-"""Dictionary transforms around an image-enhancement network: loading NIfTI or DICOM, input checks, and invertible
+"""Dictionary transforms around an image-to-image network: loading NIfTI or DICOM, input checks, and invertible
 intensity scaling."""
 
 from __future__ import annotations

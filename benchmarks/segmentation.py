@@ -33,6 +33,7 @@ from mri_monai.bundle_run import evaluation_summary
 from mri_monai.data.atomic import atomic_output
 from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.tasks import make_task_data
+from mri_monai.data.tumour import ED, ET, NCR
 from mri_monai.networks.weights import load_state
 from mri_monai.segmentation import ThresholdSegmentation, segmentation_figure
 
@@ -59,7 +60,7 @@ def write_hardest_case_figure(config: ConfigParser, network: torch.nn.Module, it
     image = config.get_parsed_content("preprocessing")({"image": item["image"]})["image"]
     with torch.no_grad():
         logits = config.get_parsed_content("inferer")(image[None].as_tensor(), network.eval())[0]
-    vox2vox = torch.tensor([0, 1, 2, 4], dtype=torch.uint8)[logits.argmax(0)]  # the bundle's label mapping
+    vox2vox = torch.tensor([0, NCR, ED, ET], dtype=torch.uint8)[logits.argmax(0)]  # the bundle's MapLabelValued
     reference = LoadImage(image_only=True)(item["label"])
     thresholds = ThresholdSegmentation()(image.as_tensor())
     title = f"hardest test case {Path(item['image'][0]).parent.name}"

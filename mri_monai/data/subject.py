@@ -176,6 +176,7 @@ def make_subject(
         fractions = sharpen_fractions({**fractions, "background": 1.0 - mask}, power)
         fractions.pop("background")
     tumour_maps: TumourMaps | None = None
+    stripped = False  # a hard skull-strip (randomised subjects only)
     if tumour:
         tumour_maps = random_tumour(brain.astype(np.float32), wm, vs, rng)
         keep = 1.0 - tumour_maps.total
@@ -191,8 +192,8 @@ def make_subject(
         }
         head = head_shells(brain, tuple(vs), rng) if rng.random() < randomisation.head_probability else {}
         images = {c: _randomised_image(c, textured, head, tissues, rng, randomisation) for c in contrasts}
-        stripped = not head and rng.random() < randomisation.strip_probability
-        if stripped:
+        if not head and rng.random() < randomisation.strip_probability:
+            stripped = True
             strip = hard_brain_mask(mask, rng)
             images = {c: np.where(strip, img, 0.0).astype(np.float32) for c, img in images.items()}
     else:
@@ -216,6 +217,6 @@ def make_subject(
             "max_displacement_mm": max_displacement_mm,
             "bias_strength": bias_strength,
             "randomised": randomisation is not None,
-            "hard_skull_strip": randomisation is not None and stripped,
+            "hard_skull_strip": stripped,
         },
     )

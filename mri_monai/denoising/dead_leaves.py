@@ -149,6 +149,6 @@ class RandDeadLeavesd(RandomizableTransform, MapTransform):
         leaves = leaves * np.float32(rng.uniform(*self.intensity_range))
         for key in self.key_iterator(d):
             img = d[key]
-            new = torch.as_tensor(np.broadcast_to(leaves, img.shape).copy(), dtype=img.dtype)
-            d[key] = img.clone().copy_(new) if isinstance(img, torch.Tensor) else new.numpy()
+            new = np.broadcast_to(leaves, img.shape)
+            d[key] = img.clone().copy_(torch.from_numpy(new.copy())) if isinstance(img, torch.Tensor) else new.copy()
         return d

@@ -1,4 +1,5 @@
-"""Training iterations MONAI lacks: conditional (pix2pix-style) and cycle-consistent GANs, as Ignite engines."""
+"""Training iterations MONAI lacks (conditional and cycle-consistent GANs, as Ignite engines) and the small workflow
+pieces bundle configs instantiate instead of ``$`` expressions (:mod:`.workflow`)."""
 
 from .checkpoint import latest_checkpoint
 from .conditional_gan import ConditionalGanTrainer, concatenate_channels

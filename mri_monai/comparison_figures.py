@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,27 +17,24 @@ from monai.data.folder_layout import FolderLayout
 from monai.transforms import MapTransform
 from monai.utils import ImageMetaKey, ensure_tuple
 
-from mri_monai.data.atomic import atomic_output
 from mri_monai.data.provenance import source_title
+from mri_monai.figures import display_slice, grey_window, panel_figure, save_figure, to_grey
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["SaveSuperResolutionPNGd", "comparison_figure"]
 
 
-def _slice(image: torch.Tensor | np.ndarray, axis: int) -> np.ndarray:
-    """The middle slice across ``axis`` (0-2) of a (C, X, Y, Z) or (X, Y, Z) image, oriented for display."""
-    array = np.asarray(image.detach().cpu() if isinstance(image, torch.Tensor) else image, dtype=np.float32)
-    array = array[0] if array.ndim == 4 else array
-    plane = np.take(array, array.shape[axis] // 2, axis=axis)
-    return np.rot90(plane)  # RAS voxel axes: the second in-plane axis points up
-
-
 def comparison_figure(
     images: Sequence[torch.Tensor | np.ndarray], titles: Sequence[str], axis: int = 1, suptitle: str = ""
-):
-    """A matplotlib figure of the middle slice across ``axis`` of each image, on a shared grey scale.
+) -> Figure:
+    """A figure of the middle slice across ``axis`` of each image, in the grey window of the first (the input).
+
+    Orientation and window: :mod:`mri_monai.figures`.
 
     Args:
-        images: (C, X, Y, Z) or (X, Y, Z) images on the same grid.
+        images: (C, X, Y, Z) or (X, Y, Z) images on the same grid, the input first.
         titles: one title per image.
         axis: the axis the slices cut across; for thick slices along the third axis, 0 (sagittal) or 1 (coronal)
             shows the through-plane direction.
@@ -45,20 +43,9 @@ def comparison_figure(
     Returns:
         the :class:`matplotlib.figure.Figure`.
     """
-    from matplotlib.figure import Figure
-
-    planes = [_slice(image, axis) for image in images]
-    vmax = max(float(np.percentile(p, 99.5)) for p in planes) or 1.0
-    fig = Figure(figsize=(3.2 * len(planes), 3.6))
-    for i, (plane, title) in enumerate(zip(planes, titles, strict=True)):
-        ax = fig.add_subplot(1, len(planes), i + 1)
-        ax.imshow(plane, cmap="gray", vmin=0.0, vmax=vmax, interpolation="nearest")
-        ax.set_title(title)
-        ax.axis("off")
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
-    return fig
+    pictures = [display_slice(image, axis) for image in images]
+    window = grey_window(pictures[0])
+    return panel_figure([(t, to_grey(p, window)) for p, t in zip(pictures, titles, strict=True)], suptitle)
 
 
 class SaveSuperResolutionPNGd(MapTransform):
@@ -104,6 +91,5 @@ class SaveSuperResolutionPNGd(MapTransform):
         name = present[0][0].meta[ImageMetaKey.FILENAME_OR_OBJ]
         title = source_title(name, self.data_root_dir or None)
         fig = comparison_figure([p[0] for p in present], [p[1] for p in present], self.axis, title)
-        with atomic_output(self.layout.filename(name)) as tmp:
-            fig.savefig(tmp, dpi=100)
+        save_figure(fig, self.layout.filename(name), inputs=[name])
         return d

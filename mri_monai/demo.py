@@ -19,12 +19,13 @@ import numpy as np
 from tqdm import tqdm
 
 from .bundle_run import WORKFLOWS, BundleRun, run_bundle
-from .data.acquisition import slices_to_volume, volume_to_slices
+from .data.acquisition import slices_to_volume
 from .data.atomic import atomic_output
 from .data.fastmri_h5 import read_fastmri_h5
 from .data.provenance import data_description, synthetic_origin
 from .data.tasks import TASKS, make_task_data
 from .errors import InputError
+from .figures import display_slice, grey_window, panel_figure, save_figure, to_grey
 
 __all__ = ["PROJECT_BUNDLES", "find_bundles", "run_demo", "ensure_demo_data"]
 
@@ -71,7 +72,7 @@ def ensure_demo_data(data_dir: Path, subjects: int, tasks: Iterable[str] = TASKS
 
 
 def _first_images(datalist: Path) -> dict[str, np.ndarray]:
-    """Axial slices (H, W) of the first test subject's images, by key.
+    """Axial slices of the first test subject's images, by key, as :func:`~mri_monai.figures.display_slice` draws them.
 
     The slice is the one with the largest labelled area when the entry has a ``label``, else the middle one.
     """
@@ -92,27 +93,14 @@ def _first_images(datalist: Path) -> dict[str, np.ndarray]:
                 volumes[name] = arr[..., 0] if arr.ndim == 4 else arr
     label = volumes.get("label")
     z = int(np.argmax((label > 0).sum(axis=(0, 1)))) if label is not None and label.any() else None
-    return {name: volume_to_slices(vol)[vol.shape[2] // 2 if z is None else z] for name, vol in volumes.items()}
+    return {name: display_slice(volume, 2, z) for name, volume in volumes.items()}
 
 
 def _figure(task: str, datalist: Path, out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    images = _first_images(datalist)
-    fig, axes = plt.subplots(1, len(images), figsize=(2.6 * len(images), 2.9), squeeze=False)
-    for ax, (name, img) in zip(axes[0], images.items(), strict=True):
-        ax.imshow(img, cmap="gray")
-        ax.set_title(name, fontsize=9)
-        ax.axis("off")
-    fig.suptitle(f"{task} ({'synthetic' if synthetic_origin(datalist) else datalist.parent})", fontsize=10)
-    fig.tight_layout()
-    path = out / f"{task}_data.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    """``<out>/<task>_data.png``: the first test subject's images (:func:`_first_images`), each in its own window."""
+    pictures = [(name, to_grey(picture, grey_window(picture))) for name, picture in _first_images(datalist).items()]
+    origin = "synthetic" if synthetic_origin(datalist) else datalist.parent
+    return save_figure(panel_figure(pictures, f"{task} ({origin})"), out / f"{task}_data.png", dpi=90)
 
 
 def _bundle_task(bundle: Path) -> str:

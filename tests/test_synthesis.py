@@ -24,7 +24,6 @@ from mri_monai.generative import (
     load_axial_slices,
     ms_ssim_diversity,
     nearest_ncc,
-    save_png,
     tissue_statistics,
 )
 from mri_monai.networks.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -196,12 +195,6 @@ def test_sample_writer_loads_its_checkpoint_at_the_first_sample(tmp_path):
     missing = SampleWriter(fresh, latents, tmp_path / "out", checkpoint=tmp_path / "absent.pt")  # builds fine
     with pytest.raises(FileNotFoundError, match="weights not found"):
         missing.run()
-
-
-def test_png_round_trip(tmp_path):
-    image = np.linspace(0, 1, 12).reshape(3, 4)
-    save_png(image, tmp_path / "x.png")
-    assert np.allclose(plt.imread(tmp_path / "x.png"), image, atol=1 / 255)
 
 
 def test_nearest_ncc_finds_copies():

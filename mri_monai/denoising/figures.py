@@ -5,31 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Hashable, Mapping, Sequence
 
-import numpy as np
 import torch
 from monai.config import KeysCollection
 from monai.data import FolderLayout
 from monai.transforms import MapTransform
-from monai.utils import ImageMetaKey, ensure_tuple
+from monai.utils import ImageMetaKey, convert_to_numpy, ensure_tuple
 
-from mri_monai.data.atomic import atomic_output
+from mri_monai.figures import display_slice, grey_window, panel_figure, save_figure, to_grey
 
-__all__ = ["SaveComparisonPNGd", "middle_slice"]
-
-
-def middle_slice(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    """The middle slice along the last axis of a channel-first image, rotated for display.
-
-    Args:
-        image: (C, H, W) or (C, H, W, D); channel 0 is shown.
-
-    Returns:
-        (W, H) float array: ``np.rot90`` of the slice, so that a RAS volume shows anterior up.
-    """
-    array = np.asarray(image.detach().cpu() if isinstance(image, torch.Tensor) else image, dtype=np.float32)[0]
-    if array.ndim == 3:
-        array = array[..., array.shape[-1] // 2]
-    return np.rot90(array)
+__all__ = ["SaveComparisonPNGd"]
 
 
 class SaveComparisonPNGd(MapTransform):
@@ -38,8 +22,8 @@ class SaveComparisonPNGd(MapTransform):
     The PNG of an item read from ``<data_root_dir>/sub-003/t1w.nii.gz`` is
     ``<output_dir>/sub-003/t1w_<output_postfix>.png`` (MONAI's :class:`~monai.data.FolderLayout`, as ``SaveImaged``
     with ``separate_folder=False``), so it lies beside the saved NIfTI. Missing keys are skipped (a reference
-    exists only for simulated noise), all panels share the grey-level window of the first key, and the file is
-    written atomically.
+    exists only for simulated noise), all panels share the grey window of the first key (orientation and window:
+    :mod:`mri_monai.figures`), and the file is written atomically.
 
     Args:
         keys: keys of channel-first images (C, H, W[, D]) to show, left to right; the first names the file.
@@ -77,26 +61,13 @@ class SaveComparisonPNGd(MapTransform):
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         """Write the PNG of the item; return the item unchanged."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         d = dict(data)
         present = [(key, title) for key, title in zip(self.keys, self.titles, strict=True) if key in d]
-        first = d[self.keys[0]]
-        source = str(first.meta[ImageMetaKey.FILENAME_OR_OBJ])
-        panels = [(title, middle_slice(d[key])) for key, title in present]
-        low, high = np.percentile(panels[0][1], (0.5, 99.5))
-        fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), squeeze=False)
-        for ax, (title, image) in zip(axes[0], panels, strict=True):
-            ax.imshow(image, cmap="gray", vmin=low, vmax=high if high > low else low + 1)
-            ax.set_title(title, fontsize=10)
-            ax.axis("off")
+        source = str(d[self.keys[0]].meta[ImageMetaKey.FILENAME_OR_OBJ])
+        pictures = [(title, display_slice(convert_to_numpy(d[key])[0])) for key, title in present]
+        window = grey_window(pictures[0][1])
         inside = self.data_root_dir and not os.path.relpath(source, self.data_root_dir).startswith("..")
-        fig.suptitle(os.path.relpath(source, self.data_root_dir) if inside else os.path.basename(source), fontsize=9)
-        fig.tight_layout()
-        with atomic_output(self.layout.filename(subject=source)) as tmp:
-            fig.savefig(tmp, dpi=self.dpi, format="png")
-        plt.close(fig)
+        suptitle = os.path.relpath(source, self.data_root_dir) if inside else os.path.basename(source)
+        fig = panel_figure([(title, to_grey(picture, window)) for title, picture in pictures], suptitle)
+        save_figure(fig, self.layout.filename(subject=source), inputs=[source], dpi=self.dpi)
         return d

@@ -12,13 +12,11 @@ from .metrics import (
     tissue_statistics,
     translation_metrics,
 )
-from .png import save_png, tile
 from .pool import ImagePool
 from .synthesis import (
     SampleWriter,
     SynthesisEvaluation,
     dcgan_init,
-    display,
     load_axial_slices,
     seeded_latents,
     slice_items,

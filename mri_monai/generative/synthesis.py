@@ -16,15 +16,14 @@ from torch import nn
 from mri_monai.data.atomic import save_nifti, write_metrics
 from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.errors import InputError
+from mri_monai.figures import display_slice, save_png, tile
 from mri_monai.networks.weights import load_state
 
 from .metrics import frechet_distance, ms_ssim_diversity, nearest_ncc, tissue_statistics
-from .png import save_png, tile
 from .two_sample import classifier_two_sample_test
 
 __all__ = [
     "load_axial_slices",
-    "display",
     "dcgan_init",
     "seeded_latents",
     "slice_items",
@@ -120,11 +119,6 @@ def dcgan_init(network: nn.Module, std: float = 0.02, device: str | torch.device
     return network if device is None else network.to(device)
 
 
-def display(image: np.ndarray | torch.Tensor) -> np.ndarray:
-    """A RAS axial slice (X, Y) as a picture: anterior at the top, the subject's right on the left."""
-    return np.flipud(np.asarray(image, dtype=np.float64).T)
-
-
 class SampleWriter:
     """Sample slices from a generator: one PNG per sample and all samples as one NIfTI stack.
 
@@ -139,7 +133,8 @@ class SampleWriter:
             ``network`` before the first sample, not at construction, so a workflow can be built (e.g. for
             ``check_properties``) before the weights exist.
 
-    ``run()`` returns the samples, (N, 1, X, Y) in [0, 1]. The NIfTI holds them as (X, Y, N), in [0, 1].
+    ``run()`` returns the samples, (N, 1, X, Y) in [0, 1]. The NIfTI holds them as (X, Y, N), in [0, 1]; the PNGs
+    draw them as :mod:`mri_monai.figures` orients RAS axial slices, [0, 1] from black to white.
     """
 
     def __init__(
@@ -180,7 +175,7 @@ class SampleWriter:
     def run(self) -> torch.Tensor:
         samples = self.sample()
         for i, image in enumerate(samples):
-            save_png(display(image[0]), self.output_dir / f"sample_{i:03d}.png")
+            save_png(display_slice(image[0]), self.output_dir / f"sample_{i:03d}.png")
         affine = np.diag([self.voxel_size, self.voxel_size, self.voxel_size, 1.0])
         save_nifti(samples[:, 0].permute(1, 2, 0).numpy(), affine, self.output_dir / "samples.nii.gz")
         return samples
@@ -287,9 +282,9 @@ class SynthesisEvaluation:
         held_out = torch.randperm(self.held_out.shape[0], generator=torch.Generator().manual_seed(self.seed))[:shown]
         return tile(
             [
-                [display(images[i, 0]) for i in range(shown)],
-                [display(self.training[index[i], 0]) for i in range(shown)],
-                [display(self.held_out[int(j), 0]) for j in held_out],
+                [display_slice(images[i, 0]) for i in range(shown)],
+                [display_slice(self.training[index[i], 0]) for i in range(shown)],
+                [display_slice(self.held_out[int(j), 0]) for j in held_out],
             ]
         )
 

@@ -22,11 +22,12 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
+from monai.utils import convert_to_numpy
 
 from mri_monai.data.acquisition import slices_to_volume
-from mri_monai.data.atomic import atomic_output
 from mri_monai.data.fastmri_h5 import write_submission_h5
 from mri_monai.data.provenance import source_title
+from mri_monai.figures import display_slice, grey_window, panel_figure, save_figure, to_grey
 
 __all__ = [
     "CropToReconSized",
@@ -147,10 +148,17 @@ class SaveSubmissiond(MapTransform):
         return d
 
 
+def _volume(slices: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(S, H, W) slices as the (X, Y, S) volume :class:`ToVolumed` saves (what :mod:`mri_monai.figures` slices)."""
+    return slices_to_volume(convert_to_numpy(slices, dtype=np.float32))
+
+
 class SaveComparisonFigured(MapTransform):
     """PNG of the middle slice: zero-filled, network and, when the file has one, reference and |error|.
 
-    The title names the input file and says "synthetic" only for files this project made
+    All panels share the grey window of the zero-filled image (the input), the error panel one 5 times narrower
+    from 0 (orientation and window: :mod:`mri_monai.figures`; a slice is drawn as fastMRI lays it out). The title
+    names the input file and says "synthetic" only for files this project made
     (:func:`~mri_monai.data.provenance.source_title`).
 
     Args:
@@ -178,31 +186,20 @@ class SaveComparisonFigured(MapTransform):
         self.title = title
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         d = dict(data)
         for key in self.key_iterator(d):
-            pred = torch.as_tensor(d[key]).numpy()
-            middle = pred.shape[0] // 2
-            zero_filled = torch.as_tensor(d[self.zero_filled_key]).numpy()[middle]
-            panels = [("zero-filled", zero_filled), ("network", pred[middle])]
+            pred = _volume(d[key])
+            middle = pred.shape[2] // 2
+            zero_filled, network = display_slice(_volume(d[self.zero_filled_key]), 2, middle), display_slice(pred)
+            low, high = window = grey_window(zero_filled)
+            panels = [("zero-filled", to_grey(zero_filled, window)), ("network", to_grey(network, window))]
             if self.target_key in d:
-                target = torch.as_tensor(d[self.target_key]).numpy()[middle]
-                panels += [("reference", target), ("|network - reference|", np.abs(pred[middle] - target))]
-            vmax = float(max(p.max() for _, p in panels[:3]))
-            fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 3.3), squeeze=False)
-            for ax, (name, image) in zip(axes[0], panels, strict=True):
-                ax.imshow(image, cmap="gray", vmin=0, vmax=vmax if not name.startswith("|") else vmax / 5)
-                ax.set_title(name, fontsize=9)
-                ax.axis("off")
+                target = display_slice(_volume(d[self.target_key]), 2, middle)
+                error = to_grey(np.abs(network - target), (0.0, (high - low) / 5))
+                panels += [("reference", to_grey(target, window)), ("|network - reference|", error)]
             source = str(d[self.filename_key])
-            fig.suptitle(f"{self.title} {source_title(source, self.data_root_dir)} slice {middle}".strip(), fontsize=9)
-            fig.tight_layout()
+            suptitle = f"{self.title} {source_title(source, self.data_root_dir)} slice {middle}".strip()
             stem = relative_output(source, self.output_dir, self.data_root_dir)
-            with atomic_output(stem.with_name(f"{stem.name}_{self.output_postfix}.png"), inputs=[source]) as tmp:
-                fig.savefig(tmp, dpi=90)
-            plt.close(fig)
+            path = stem.with_name(f"{stem.name}_{self.output_postfix}.png")
+            save_figure(panel_figure(panels, suptitle), path, inputs=[source], dpi=90)
         return d

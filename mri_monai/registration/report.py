@@ -4,6 +4,8 @@ label overlays, the deformation grid and the Jacobian determinant map.
 - :func:`comparison_figure`: one row per compared method (``compare-registration``, the bundle's evaluation);
 - :func:`pair_figure` and :class:`SaveRegistrationPNGd`: one pair's moving, fixed and warped images with the same
   panels, written beside the bundle's inference output.
+
+The images are drawn in the grey window of the fixed image's slice (orientation and window: :mod:`mri_monai.figures`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from monai.data import FolderLayout
 from monai.transforms import MapTransform
 from monai.utils import ImageMetaKey, convert_to_numpy
 
-from mri_monai.data import atomic_output, jacobian_determinant
+from mri_monai.data import jacobian_determinant
+from mri_monai.figures import display_slice, grey_window, save_figure, show, to_grey
 
 from .methods import MethodResult
 from .pair import RegistrationPair
@@ -33,12 +36,10 @@ __all__ = ["comparison_figure", "checkerboard", "pair_figure", "SaveRegistration
 
 
 def checkerboard(a: np.ndarray, b: np.ndarray, tiles: int = 8) -> np.ndarray:
-    """Alternate square tiles of two (H, W) images (each scaled to [0, 1] by its 99th percentile)."""
+    """Alternate square tiles of two (H, W) pictures, ``a``'s in the top left corner (about ``tiles`` per side)."""
     h, w = a.shape
     size = max(1, max(h, w) // tiles)
     mask = ((np.arange(h)[:, None] // size) + (np.arange(w)[None, :] // size)) % 2 == 0
-    a = np.clip(a / max(np.percentile(a, 99), 1e-6), 0, 1)
-    b = np.clip(b / max(np.percentile(b, 99), 1e-6), 0, 1)
     return np.where(mask, a, b)
 
 
@@ -56,25 +57,24 @@ def _grid_lines(ax: Axes, ddf_slice: np.ndarray, step: int = 4) -> None:
     ax.set_aspect("equal")
 
 
-def _show(ax: Axes, image: np.ndarray, **kwargs) -> AxesImage:
-    """An (X, Y) slice with the first axis to the right and the second up, no ticks."""
-    shown = ax.imshow(image.T, origin="lower", **kwargs)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return shown
-
-
 def _deformation_panels(grid_ax: Axes, det_ax: Axes, ddf: np.ndarray, z: int) -> AxesImage:
     """Deformation grid (in-plane components) and Jacobian determinant (blue < 1 < red, folding outlined in black)
     of the (3, X, Y, Z) ``ddf`` on axial slice ``z``; returns the determinant's image, for a colour bar."""
     _grid_lines(grid_ax, ddf[:, :, :, z])
     grid_ax.set_xticks([])
     grid_ax.set_yticks([])
-    det = jacobian_determinant(ddf)[:, :, z]
-    image = _show(det_ax, det, cmap="RdBu_r", vmin=0.0, vmax=2.0)
+    det = display_slice(jacobian_determinant(ddf), 2, z)
+    image = show(det_ax, det, cmap="RdBu_r", vmin=0.0, vmax=2.0)
     if (det <= 0).any():
-        det_ax.contour((det <= 0).T, levels=[0.5], colors="k", linewidths=0.6)
+        det_ax.contour(det <= 0, levels=[0.5], colors="k", linewidths=0.6)
     return image
+
+
+def _pictures(fixed: np.ndarray, z: int, *images: np.ndarray) -> list[np.ndarray]:
+    """Axial slice ``z`` of the (X, Y, Z) ``fixed`` and of each of ``images``, in the fixed slice's grey window."""
+    pictures = [display_slice(image, 2, z) for image in (fixed, *images)]
+    window = grey_window(pictures[0])
+    return [to_grey(picture, window) for picture in pictures]
 
 
 def comparison_figure(
@@ -92,27 +92,25 @@ def comparison_figure(
     from matplotlib.figure import Figure
 
     z = pair.fixed.shape[2] // 2
-    fixed = pair.fixed[:, :, z]
+    fixed, *warped_images = _pictures(pair.fixed, z, *(result.warped for result in results.values()))
     columns = ["warped moving", "checkerboard", "labels: fixed (green) / warped (red)", "deformation grid", "det J"]
     fig = Figure(figsize=(2.4 * len(columns), 2.5 * len(results)))
     axes = np.atleast_2d(fig.subplots(len(results), len(columns)))
-    for row, (name, result) in zip(axes, results.items(), strict=True):
-        warped = result.warped[:, :, z]
-        _show(row[0], warped, cmap="gray")
+    for row, (name, result), warped in zip(axes, results.items(), warped_images, strict=True):
+        show(row[0], warped)
         row[0].set_ylabel(name, fontsize=9)
-        _show(row[1], checkerboard(fixed, warped), cmap="gray")
-        _show(row[2], fixed, cmap="gray")
+        show(row[1], checkerboard(fixed, warped))
+        show(row[2], fixed)
         if pair.fixed_labels is not None and result.warped_labels is not None:
             levels = np.unique(pair.fixed_labels)[1:] - 0.5
-            row[2].contour(pair.fixed_labels[:, :, z].T, levels=levels, colors="lime", linewidths=0.5)
-            row[2].contour(result.warped_labels[:, :, z].T, levels=levels, colors="red", linewidths=0.5)
+            row[2].contour(display_slice(pair.fixed_labels, 2, z), levels=levels, colors="lime", linewidths=0.5)
+            row[2].contour(display_slice(result.warped_labels, 2, z), levels=levels, colors="red", linewidths=0.5)
         image = _deformation_panels(row[3], row[4], result.ddf, z)
     for ax, label in zip(axes[0], columns, strict=True):
         ax.set_title(label, fontsize=8)
     fig.colorbar(image, ax=axes[:, 4].tolist(), shrink=0.6, label="det J")
     fig.suptitle(title or f"moving {pair.names.get('moving', '')} -> fixed {pair.names.get('fixed', '')}", fontsize=9)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
+    save_figure(fig, path, dpi=80)
     return fig
 
 
@@ -144,9 +142,10 @@ def pair_figure(moving: np.ndarray, fixed: np.ndarray, warped: np.ndarray, ddf: 
     columns = ["moving", "fixed", "warped moving", "checkerboard fixed / warped", "deformation grid", "det J"]
     fig = Figure(figsize=(2.2 * len(columns), 2.6), layout="constrained")
     axes = fig.subplots(1, len(columns))
-    for ax, image in zip(axes[:3], (moving, fixed, warped), strict=True):
-        _show(ax, image[:, :, z], cmap="gray")
-    _show(axes[3], checkerboard(fixed[:, :, z], warped[:, :, z]), cmap="gray")
+    fixed_picture, moving_picture, warped_picture = _pictures(fixed, z, moving, warped)
+    for ax, picture in zip(axes[:3], (moving_picture, fixed_picture, warped_picture), strict=True):
+        show(ax, picture)
+    show(axes[3], checkerboard(fixed_picture, warped_picture))
     det = _deformation_panels(axes[4], axes[5], ddf, z)
     for ax, label in zip(axes, columns, strict=True):
         ax.set_title(label, fontsize=8)
@@ -211,6 +210,5 @@ class SaveRegistrationPNGd(MapTransform):
         moving_file, fixed_file = (str(d[key].meta[ImageMetaKey.FILENAME_OR_OBJ]) for key in self.keys[:2])
         title = f"moving {self._name(moving_file)} -> fixed {self._name(fixed_file)}"
         fig = pair_figure(moving, fixed, warped, ddf, title)
-        with atomic_output(self.layout.filename(subject=fixed_file)) as tmp:
-            fig.savefig(tmp, dpi=self.dpi, format="png")
+        save_figure(fig, self.layout.filename(subject=fixed_file), inputs=[moving_file, fixed_file], dpi=self.dpi)
         return d

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
 from monai.data.folder_layout import FolderLayout
 from monai.transforms import LoadImage, MapTransform
-from monai.utils import ImageMetaKey
+from monai.utils import ImageMetaKey, convert_to_numpy
 
-from mri_monai.data.atomic import atomic_output
 from mri_monai.data.provenance import source_title
 from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.data.tumour import ED, ET, NCR
+from mri_monai.figures import display_slice, grey_window, panel_figure, save_figure, to_grey
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["LABEL_COLOURS", "SaveSegmentationPNGd", "SegmentationPNGHandler", "segmentation_figure"]
 
@@ -23,26 +27,13 @@ __all__ = ["LABEL_COLOURS", "SaveSegmentationPNGd", "SegmentationPNGHandler", "s
 LABEL_COLOURS = {NCR: (0.9, 0.1, 0.1), ED: (0.1, 0.8, 0.1), ET: (0.1, 0.4, 1.0)}
 
 
-def _numpy(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    return np.asarray(image.detach().cpu() if isinstance(image, torch.Tensor) else image, dtype=np.float32)
-
-
 def _overlay(grey: np.ndarray, labels: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """RGB image of ``grey`` (scaled to [0, 1]) with ``labels`` coloured by :data:`LABEL_COLOURS`."""
+    """(H, W, 3) RGB picture of ``grey`` (H, W) in [0, 1] with ``labels`` (H, W) coloured by :data:`LABEL_COLOURS`."""
     rgb = np.repeat(grey[..., None], 3, axis=-1)
     for label, colour in LABEL_COLOURS.items():
         mask = labels == label
         rgb[mask] = (1 - alpha) * rgb[mask] + alpha * np.asarray(colour)
     return rgb
-
-
-def _display_range(plane: np.ndarray) -> np.ndarray:
-    """``plane`` scaled so that the 0.5th-99.5th percentiles of its non-zero (brain) voxels span [0, 1]."""
-    inside = plane[plane != 0]
-    if inside.size == 0:
-        return np.zeros_like(plane)
-    low, high = np.percentile(inside, [0.5, 99.5])
-    return np.where(plane != 0, (plane - low) / max(float(high - low), 1e-6), 0.0)
 
 
 def segmentation_figure(
@@ -54,8 +45,11 @@ def segmentation_figure(
     title: str = "",
     others: Mapping[str, torch.Tensor | np.ndarray] | None = None,
     prediction_name: str = "prediction",
-):
+) -> Figure:
     """A matplotlib figure of the axial slice with the most tumour: each contrast, prediction and reference.
+
+    Each contrast is drawn in its own grey window, the label maps over the ``overlay_channel`` contrast (orientation
+    and window: :mod:`mri_monai.figures`).
 
     Args:
         image: (C, X, Y, Z) contrasts.
@@ -71,29 +65,19 @@ def segmentation_figure(
     Returns:
         the :class:`matplotlib.figure.Figure`.
     """
-    from matplotlib.figure import Figure
-
-    img = _numpy(image)
-    maps = [(prediction_name, _numpy(prediction).reshape(img.shape[1:]))]
-    maps += [(name, _numpy(m).reshape(img.shape[1:])) for name, m in (others or {}).items()]
+    img = convert_to_numpy(image, dtype=np.float32)
+    maps = [(prediction_name, convert_to_numpy(prediction).reshape(img.shape[1:]))]
+    maps += [(name, convert_to_numpy(m).reshape(img.shape[1:])) for name, m in (others or {}).items()]
     if reference is not None:
-        maps.append(("reference", _numpy(reference).reshape(img.shape[1:])))
+        maps.append(("reference", convert_to_numpy(reference).reshape(img.shape[1:])))
     tumour = maps[-1][1] > 0
     z = int(np.argmax(tumour.sum(axis=(0, 1)))) if tumour.any() else img.shape[-1] // 2
-    planes = [np.rot90(channel[..., z]) for channel in img]
-    scaled = [_display_range(p) for p in planes]
-    panels = [(s, name, "gray") for s, name in zip(scaled, contrast_names, strict=True)]
-    panels += [(_overlay(np.clip(scaled[overlay_channel], 0, 1), np.rot90(m[..., z])), t, None) for t, m in maps]
-    fig = Figure(figsize=(2.6 * len(panels), 3.0))
-    for i, (panel, name, cmap) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        ax.imshow(np.clip(panel, 0, 1), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(name)
-        ax.axis("off")
+    contrasts = [display_slice(channel, 2, z) for channel in img]
+    greys = [to_grey(picture, grey_window(picture)) for picture in contrasts]
+    panels = list(zip(contrast_names, greys, strict=True))
+    panels += [(name, _overlay(greys[overlay_channel], display_slice(m, 2, z))) for name, m in maps]
     legend = "red: necrotic core, green: oedema, blue: enhancing tumour"
-    fig.suptitle(f"{title}; {legend}" if title else legend, fontsize=9)
-    fig.tight_layout()
-    return fig
+    return panel_figure(panels, f"{title}; {legend}" if title else legend)
 
 
 class SaveSegmentationPNGd(MapTransform):
@@ -135,8 +119,7 @@ class SaveSegmentationPNGd(MapTransform):
             reference = LoadImage(reader=ValidatedNibabelReader, image_only=True)(reference)
         source = str(image.meta[ImageMetaKey.FILENAME_OR_OBJ])
         fig = segmentation_figure(image, d[self.pred_key], reference, title=source_title(source, self.data_root_dir))
-        with atomic_output(self.layout.filename(source)) as tmp:
-            fig.savefig(tmp, dpi=100)
+        save_figure(fig, self.layout.filename(source), inputs=[source])
         return d
 
 

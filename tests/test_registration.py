@@ -291,7 +291,7 @@ def test_inference_writes_a_figure_per_pair(tmp_path, one_thread_cpu, png_panels
         moving, fixed, warped = panels[:3]
         assert moving.shape[0] > 0.6 * height
         before, after = np.abs(moving - fixed).mean(), np.abs(warped - fixed).mean()
-        assert after < 0.75 * before, (after, before)
+        assert after < 0.8 * before, (after, before)  # grey values in the fixed image's window, shared by the panels
         assert np.abs(warped - moving).mean() > 0.2 * before  # the warp moved the image
 
 

@@ -173,6 +173,23 @@ def test_evaluation_follows_the_one_contract(bundle):
             assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{method}.{metric}: not a number"
 
 
+@bundle_param
+def test_case_score_of_the_writer_resolves(bundle):
+    """The ``score`` and ``conditions`` of the ``CaseMetricsWriter`` of ``evaluate.json`` parse to callables, labels."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([str(bundle / "configs" / "train.json"), str(bundle / "configs" / "evaluate.json")])
+    handlers = parser.get("validate#handlers", [])
+    writers = [i for i, h in enumerate(handlers) if h.get("_target_") == "mri_monai.case_metrics.CaseMetricsWriter"]
+    if not writers:
+        pytest.skip("evaluates through its own evaluation class (a MetricsTable)")
+    writer = f"validate#handlers#{writers[0]}"
+    assert callable(parser.get_parsed_content(f"{writer}#score"))
+    for label in parser.get_parsed_content(f"{writer}#conditions", default={}).values():
+        assert isinstance(label, str) or callable(label)
+
+
 def _flatten(d: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in d.items():

@@ -48,7 +48,7 @@ def translation_table(data: Path) -> None:
     print("| method | direction | MAE | PSNR (dB) | SSIM | MI |\n|---|---|---|---|---|---|")
     for method, values in summary["methods"].items():
         for direction in ("t1_to_t2", "t2_to_t1"):
-            cells = [values.get(f"{direction}_{m}") for m in ("mae", "psnr", "ssim", "mi")]
+            cells = [values.get(f"{m}_{direction}") for m in ("mae", "psnr", "ssim", "mi")]
             if all(c is not None for c in cells):
                 print(f"| {method} | {direction} | " + " | ".join(f"{c:.4f}" for c in cells) + " |")
     print()

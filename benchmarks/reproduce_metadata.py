@@ -8,7 +8,7 @@ command (task, subjects, seed, no randomisation, and the segmentation lesion opt
 ``--tumour-free``, ``--no-enhancement`` when the README sets them).
 Prints a markdown table of every number of ``eval_metrics``: metadata, recomputed, difference, and whether they agree
 (``math.isclose`` with ``--rel_tol``, default 0.1 %, and ``--abs_tol``, default 1e-4: the writers round to 4
-decimals); timings (names holding ``seconds``) are shown but not compared. Exit status 1 when a number differs. All
+decimals); timings (metrics named ``seconds``) are shown but not compared. Exit status 1 when a number differs. All
 data are SYNTHETIC.
 
 Usage::
@@ -99,75 +99,41 @@ def ensure_data(data: Path, spec: Mapping[str, Any]) -> Path:
     return data
 
 
-def flatten(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], float]:
-    """``{key path: number}`` of the leaves of a nested dict."""
-    out: dict[tuple[str, ...], float] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            out.update(flatten(value, (*prefix, key)))
-        else:
-            out[(*prefix, key)] = value
-    return out
+def locate(summary: Mapping[str, Any], method: str, metric: str) -> float:
+    """The number of an evaluate run's ``metrics_summary.json`` that ``eval_metrics[method][metric]`` holds.
 
-
-def named_key(values: Mapping[str, float], name: str) -> str | None:
-    """The key of ``values`` that ``name`` names: ``name`` itself, else the longest key between underscores in it."""
-    if name in values:
-        return name
-    inside = [key for key in values if f"_{key}_" in f"_{name}_"]
-    return max(inside, key=len) if inside else None
-
-
-def locate(summary: Mapping[str, Any], path: tuple[str, ...]) -> float:
-    """The number of an evaluate run's ``metrics_summary.json`` that ``eval_metrics`` holds at ``path``.
-
-    The bundles' ``eval_metrics`` come in these shapes (``methods`` is ``summary["methods"]``; a metric name may carry
-    decorations, matched by :func:`named_key`: ``x2_through_plane_test_psnr_db`` is ``psnr``, ``test_dice_mean`` is
-    ``dice_mean``, ``seconds_per_pair`` is ``seconds``):
-
-    - ``(method, metric)``: ``methods[method][metric]``;
-    - ``(metric, method)``: the same; a label naming no metric is a direction, ``t1_to_t2`` is
-      ``t1_to_t2_<primary_metric>``;
-    - ``(acceleration, method, metric)``: ``summary["by_acceleration"][acceleration][method][metric]``, where
-      ``mean_<a>_<b>...`` names the mean over every acceleration, ``methods[method][metric]``.
+    ``eval_metrics`` has the shape of the summary's ``methods`` (:mod:`mri_monai.case_metrics`): it is
+    ``summary["methods"][method][metric]``.
 
     Raises:
-        KeyError: the path has none of these shapes or names no number of the summary.
+        KeyError: the summary has no such number.
     """
-    methods, values, key = summary["methods"], {}, None
-    if len(path) == 2 and path[0] in methods:
-        values = methods[path[0]]
-        key = named_key(values, path[1])
-    elif len(path) == 2 and path[1] in methods:
-        values = methods[path[1]]
-        key = named_key(values, path[0]) or f"{path[0]}_{summary['primary_metric']}"
-    elif len(path) == 3 and "by_acceleration" in summary:
-        group, method, key = path
-        overall = "mean_" + "_".join(summary["by_acceleration"])
-        values = (methods if group == overall else summary["by_acceleration"].get(group, {})).get(method, {})
-    if key not in values:
-        raise KeyError(f"eval_metrics {'.'.join(path)} has no counterpart in the evaluate summary")
-    return values[key]
+    values = summary["methods"].get(method, {})
+    if metric not in values:
+        raise KeyError(f"eval_metrics {method}.{metric} has no counterpart in the evaluate summary")
+    return values[metric]
 
 
 def compare(
     eval_metrics: Mapping[str, Any], summary: Mapping[str, Any], rel_tol: float = REL_TOL, abs_tol: float = ABS_TOL
 ) -> list[dict[str, Any]]:
-    """One row per number of ``eval_metrics``: ``{"name", "metadata", "recomputed", "difference", "status"}``.
+    """One row per number of ``eval_metrics`` (``{method: {metric: value}}``): ``{"name", "metadata", "recomputed",
+    "difference", "status"}``.
 
     ``status`` is ``"ok"`` (``math.isclose(recomputed, metadata, rel_tol=rel_tol, abs_tol=abs_tol)``), ``"DIFFERS"``
     or ``"timing"`` (a name holding ``seconds``: not compared). ``difference`` is recomputed - metadata.
     """
     rows = []
-    for path, expected in flatten(eval_metrics).items():
-        value = locate(summary, path)
-        difference = value - expected
-        if any("seconds" in key for key in path):
-            status = "timing"
-        else:
-            status = "ok" if math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol) else "DIFFERS"
-        rows.append({"name": ".".join(path), "metadata": expected, "recomputed": value, "difference": difference,
-                     "status": status})  # fmt: skip
+    for method, values in eval_metrics.items():
+        for metric, expected in values.items():
+            value = locate(summary, method, metric)
+            difference = value - expected
+            if "seconds" in metric:
+                status = "timing"
+            else:
+                status = "ok" if math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol) else "DIFFERS"
+            rows.append({"name": f"{method}.{metric}", "metadata": expected, "recomputed": value,
+                         "difference": difference, "status": status})  # fmt: skip
     return rows
 
 

@@ -22,6 +22,7 @@ import pytest
 import torch
 
 import mri_monai
+from mri_monai.case_metrics import SUMMARY_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests" / "data" / "meta_schema_20240725.json"
@@ -139,6 +140,54 @@ def test_metadata_content(bundle):
         assert f"{value}" in readme, f"eval_metrics {name}={value} is not in docs/README.md"
     block = mri_block(bundle)
     assert {"data_task", "output_postfix", "geometry_key"} <= set(block)
+
+
+#: the evaluations that write the one contract of :mod:`mri_monai.case_metrics` (a handler, or a ``MetricsTable``)
+CONTRACT_WRITERS = {
+    "mri_monai.case_metrics.CaseMetricsWriter",
+    "mri_monai.generative.SynthesisEvaluation",
+    "mri_monai.generative.TranslationEvaluation",
+    "mri_monai.registration.RegistrationEvaluation",
+}
+
+
+def _targets(config) -> list[str]:
+    """Every ``_target_`` of a parsed config, depth first."""
+    if isinstance(config, dict):
+        own = [config["_target_"]] if isinstance(config.get("_target_"), str) else []
+        return own + [t for v in config.values() for t in _targets(v)]
+    return [t for v in config for t in _targets(v)] if isinstance(config, list) else []
+
+
+@bundle_param
+def test_evaluation_follows_the_one_contract(bundle):
+    """One writer in ``evaluate.json``, and ``eval_metrics`` in the shape of the summary's ``methods``."""
+    targets = set(_targets(json.loads((bundle / "configs" / "evaluate.json").read_text())))
+    assert len(targets & CONTRACT_WRITERS) == 1, f"evaluate.json must write through one of {sorted(CONTRACT_WRITERS)}"
+    metrics = metadata(bundle)["eval_metrics"]
+    assert "network" in metrics, "eval_metrics is {method: {metric: value}} and holds the network"
+    for method, values in metrics.items():
+        assert isinstance(values, dict) and values, f"eval_metrics.{method} must be {{metric: value}}"
+        for metric, value in values.items():
+            assert re.fullmatch(r"[a-z0-9]+(_[A-Za-z0-9]+)*", metric), f"eval_metrics.{method}.{metric}: no metric key"
+            assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{method}.{metric}: not a number"
+
+
+@bundle_param
+def test_case_score_of_the_writer_resolves(bundle):
+    """The ``score`` and ``conditions`` of the ``CaseMetricsWriter`` of ``evaluate.json`` parse to callables, labels."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([str(bundle / "configs" / "train.json"), str(bundle / "configs" / "evaluate.json")])
+    handlers = parser.get("validate#handlers", [])
+    writers = [i for i, h in enumerate(handlers) if h.get("_target_") == "mri_monai.case_metrics.CaseMetricsWriter"]
+    if not writers:
+        pytest.skip("evaluates through its own evaluation class (a MetricsTable)")
+    writer = f"validate#handlers#{writers[0]}"
+    assert callable(parser.get_parsed_content(f"{writer}#score"))
+    for label in parser.get_parsed_content(f"{writer}#conditions", default={}).values():
+        assert isinstance(label, str) or callable(label)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -283,8 +332,14 @@ def test_shipped_weights_beat_the_baseline(bundle, tmp_path, task_data):
     # a crash or a malformed summary fails the test, known failure or not
     run([sys.executable, *bundle_cmd(bundle, ["train.json", "evaluate.json"], "--dataset_dir", str(data),
          "--output_dir", str(out), *smoke_overrides(bundle))], cwd=tmp_path)  # fmt: skip
-    assert (out / "metrics.csv").is_file()
+    header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header[0] == "case" and "method" in header, f"metrics.csv columns {header}: not case, <conditions>, method"
     summary = json.loads((out / "metrics_summary.json").read_text())
+    assert tuple(summary) == SUMMARY_KEYS, f"metrics_summary.json keys {list(summary)}, not {SUMMARY_KEYS}"
+    for method, values in metadata(bundle)["eval_metrics"].items():
+        found = summary["methods"].get(method, {})
+        for metric in values if found else ():  # on the tiny data some conditions (noise levels) may be absent
+            assert metric in found or any(metric.startswith(f"{k}_") for k in found), f"{method}.{metric} not written"
     assert "network" in summary["methods"] and summary["baseline"] in summary["methods"]
     metric, sign = summary["primary_metric"], 1 if summary["higher_is_better"] else -1
     network = summary["methods"]["network"][metric]

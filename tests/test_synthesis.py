@@ -229,11 +229,13 @@ def test_synthesis_evaluation_flags_a_copying_generator(tmp_path):
     assert summary["methods"]["held_out_real"]["copies"] == 0.0
     assert summary["methods"]["mean"]["ms_ssim"] == pytest.approx(1.0, abs=1e-4)
     assert json.loads((tmp_path / "metrics_summary.json").read_text())["primary_metric"] == "tissue_fd"
+    header = (tmp_path / "metrics.csv").read_text().splitlines()[0]
+    assert header == "case,method,nearest_ncc,nearest_training,head_fraction,median_intensity"
     # C2ST: a CNN tells the mean image from uniform noise at once; copies of noise are noise, like the held-out
     c2st = {name: values["c2st"] for name, values in summary["methods"].items()}
     assert c2st["mean"] == 1.0 and summary["methods"]["mean"]["c2st_p"] < 1e-3
     assert c2st["network"] <= 0.75 and c2st["held_out_real"] <= 0.75
-    assert summary["c2st_split"] == "subjects"  # trained on held-out subject 0, tested on subject 1
+    assert summary["details"]["c2st_split"] == "subjects"  # trained on held-out subject 0, tested on subject 1
     # samples (top), their nearest training slices (middle; copies: the same images), held-out slices (bottom)
     grid = plt.imread(tmp_path / "samples_grid.png")
     assert grid.shape == (3 * 64 + 4, 3 * 64 + 4)

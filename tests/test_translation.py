@@ -130,11 +130,14 @@ def test_translation_evaluation_writes_metrics(tmp_path):
         "histogram_matching": {"t1_to_t2": InvertedHistogramMatching([1 - t1]), "t2_to_t1": lambda x: 1 - x},
     }
     directions = {"t1_to_t2": ("t1w", "t2w"), "t2_to_t1": ("t2w", "t1w")}
-    summary = TranslationEvaluation([batch], methods, directions, tmp_path, "t1_to_t2").run()
+    summary = TranslationEvaluation([batch], methods, directions, tmp_path, "ssim_t1_to_t2").run()
     assert summary == json.loads((tmp_path / "metrics_summary.json").read_text())
-    assert summary["methods"]["histogram_matching"]["t2_to_t1_mae"] == 0
-    assert summary["methods"]["network"]["ssim"] == summary["methods"]["network"]["t1_to_t2_ssim"]
-    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 4
+    assert summary["primary_metric"] == "ssim_t1_to_t2" and summary["higher_is_better"] and summary["cases"] == 1
+    histogram = summary["methods"]["histogram_matching"]
+    assert histogram["mae_t2_to_t1"] == 0
+    assert histogram["mae"] == pytest.approx((histogram["mae_t1_to_t2"] + histogram["mae_t2_to_t1"]) / 2, abs=1e-4)
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert lines[0] == "case,direction,method,mae,psnr,ssim,mi" and len(lines) == 1 + 4
 
 
 def test_learning_rate_is_constant_then_decays_linearly_and_resumes():

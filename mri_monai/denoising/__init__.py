@@ -7,5 +7,5 @@ from .baselines import NonLocalMeansd, nlm_denoise
 from .dead_leaves import RandDeadLeavesd  # not the function dead_leaves, which would hide the module
 from .figures import SaveComparisonPNGd
 from .inferers import MultiPlaneSliceInferer
-from .metrics import EnhancementMetricsSaver, image_quality
+from .metrics import denoising_scores, image_quality
 from .noise import RandRicianNoise, RandRicianNoised, RicianNoised, estimate_noise_sigma, rician_noise

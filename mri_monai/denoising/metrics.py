@@ -1,4 +1,4 @@
-"""Image-quality metrics of enhanced images against a reference, and an evaluator handler writing them to disk.
+"""Image-quality metrics of enhanced images against a reference: the denoising bundle's case score.
 
 PSNR and SSIM are MONAI's :class:`~monai.metrics.PSNRMetric` and :class:`~monai.metrics.SSIMMetric` with the data
 range set to the reference's maximum (as fastMRI does), computed inside the bounding box of the reference's
@@ -8,16 +8,10 @@ each slice along the last spatial axis (the slices the 2D networks see) and aver
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from typing import Any
-
 import torch
 from monai.metrics import PSNRMetric, SSIMMetric
 
-from mri_monai.case_metrics import CaseMetricsWriter
-
-__all__ = ["EnhancementMetricsSaver", "foreground_box", "image_quality", "level_name"]
+__all__ = ["denoising_scores", "foreground_box", "image_quality", "level_name"]
 
 
 def foreground_box(reference: torch.Tensor, threshold: float = 0.0) -> tuple[slice, ...]:
@@ -75,71 +69,11 @@ def level_name(level: float) -> str:
     return f"{float(level) * 100:g}pct"
 
 
-class EnhancementMetricsSaver(CaseMetricsWriter):
-    """Evaluator handler: PSNR/SSIM of several methods per case, written as ``metrics.csv`` and a summary.
+def denoising_scores(image: torch.Tensor, reference: torch.Tensor, threshold: float = 0.0) -> dict[str, float]:
+    """:func:`image_quality` of channel 0 of ``image`` (C, H, W[, D]) against ``reference``: the bundle's case score.
 
-    For each item and method it computes :func:`image_quality` of ``item[method_key][0]`` (channel 0) against
-    ``item[reference_key][0]``; see :class:`~mri_monai.case_metrics.CaseMetricsWriter` for the files. The rows are
-    ``case, <group_key>, method, psnr, ssim``; the summary's methods hold the means over the cases, ``psnr`` and
-    ``ssim``, and per value of ``group_key`` (``psnr_<level>``, ``ssim_<level>``, named by :func:`level_name`), plus
-    ``cases``, ``region`` and ``description``.
-
-    Args:
-        output_dir: folder of the two files (created).
-        methods: method name -> item key of its image, e.g. ``{"noisy": "image", "nlm": "nlm", "network": "pred"}``.
-        reference_key: item key of the noise-free reference.
-        baseline: the method the network is compared with.
-        group_key: item key of the condition a case was made under (the noise level); ``None``: no groups.
-        primary_metric: ``"psnr"`` or ``"ssim"``.
-        threshold: foreground threshold of the metrics' box (see :func:`foreground_box`).
-        description: free text stored in the summary (e.g. "SYNTHETIC test subjects").
-
-    Example (config)::
-
-        {"_target_": "mri_monai.denoising.metrics.EnhancementMetricsSaver", "output_dir": "@output_dir",
-         "methods": {"noisy": "image", "nlm": "nlm", "network": "pred"}, "baseline": "nlm"}
+    Returns:
+        ``{"psnr", "ssim"}``; SSIM is MONAI's Gaussian SSIM (window 11, sigma 1.5) per slice, not fastMRI's
+        (:func:`mri_monai.recon.metrics.ssim_fastmri`).
     """
-
-    metric_names = ("psnr", "ssim")
-
-    def __init__(
-        self,
-        output_dir: str | os.PathLike,
-        methods: Mapping[str, str],
-        reference_key: str = "label",
-        baseline: str = "nlm",
-        group_key: str | None = "noise_level",
-        primary_metric: str = "psnr",
-        threshold: float = 0.0,
-        description: str = "",
-    ) -> None:
-        super().__init__(output_dir, methods, reference_key, baseline, primary_metric)
-        self.group_key = group_key
-        self.threshold = threshold
-        self.description = description
-
-    def score(self, image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
-        """:func:`image_quality` of channel 0."""
-        return image_quality(image[0], reference[0], self.threshold)
-
-    def case_columns(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        """The case's file name and, with groups, its ``group_key`` value."""
-        columns = super().case_columns(item)
-        if self.group_key is not None:
-            columns[self.group_key] = float(item[self.group_key])
-        return columns
-
-    def summary(self) -> dict[str, Any]:
-        """Means over the collected cases, per method (and per group)."""
-        summary = super().summary()
-        if self.group_key is not None:
-            for group in sorted({r[self.group_key] for r in self.rows}):
-                for method, values in self.means([r for r in self.rows if r[self.group_key] == group]).items():
-                    summary["methods"][method].update({f"{m}_{level_name(group)}": v for m, v in values.items()})
-        return {
-            **summary,
-            "cases": len({r["case"] for r in self.rows}),
-            "region": "bounding box of the reference's foreground; data range = reference maximum; "
-            "SSIM 2D per slice along the last axis (Gaussian window 11, sigma 1.5), averaged",
-            "description": self.description,
-        }
+    return image_quality(image[0], reference[0], threshold)

@@ -13,7 +13,8 @@ from monai.transforms import LoadImage, Orientation, ResizeWithPadOrCrop, ScaleI
 from monai.utils import convert_to_tensor
 from torch import nn
 
-from mri_monai.data.atomic import save_nifti, write_metrics
+from mri_monai.case_metrics import MetricsTable
+from mri_monai.data.atomic import save_nifti
 from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.errors import InputError
 from mri_monai.figures import display_slice, save_png, tile
@@ -204,6 +205,10 @@ class SynthesisEvaluation:
 
     The metrics other than ``c2st`` use the first ``num_samples`` samples of each method; the C2ST the first
     ``c2st_samples`` (each method is asked once for the larger number).
+    The files are those of :class:`~mri_monai.case_metrics.MetricsTable`: one row per sample and method (``case``
+    ``sample_<i>``, with its nearest NCC, nearest training slice, head fraction and median intensity as descriptive
+    columns), the metrics above as set metrics of ``methods``, and in ``details`` the held-out slices' largest
+    nearest NCC and the C2ST split.
 
     Args:
         methods: ``{name: sampler}``, each with ``sample(n) -> (n, 1, X, Y)`` in [0, 1]; must include
@@ -248,6 +253,7 @@ class SynthesisEvaluation:
             raise ValueError(f"held_out_subjects has {len(held_out_subjects)} entries for {held_out.shape[0]} slices")
         by_subject = held_out_subjects is not None and len(torch.as_tensor(held_out_subjects).unique()) >= 2
         self.held_out_subjects = held_out_subjects if by_subject else None
+        self.table = MetricsTable("tissue_fd", higher_is_better=False, baseline=baseline)
 
     def _c2st(self, images: torch.Tensor) -> dict[str, float]:
         test = classifier_two_sample_test(
@@ -260,21 +266,24 @@ class SynthesisEvaluation:
         )
         return {"c2st": round(test["accuracy"], 4), "c2st_p": float(f"{test['p_value']:.3g}")}
 
-    def _score(self, name: str, images: torch.Tensor, held_out_max: float, real_features: torch.Tensor):
+    def _score(
+        self, name: str, images: torch.Tensor, held_out_max: float, real_features: torch.Tensor
+    ) -> tuple[dict[str, float], torch.Tensor]:
+        """The set metrics of ``images`` (N, 1, X, Y); one row per image in :attr:`table`; nearest training slices."""
         ncc, index = nearest_ncc(images, self.training)
         features = tissue_statistics(images)
+        for i in range(images.shape[0]):
+            columns = {"nearest_ncc": round(float(ncc[i]), 5), "nearest_training": int(index[i]),
+                       "head_fraction": round(float(features[i, 0]), 5),
+                       "median_intensity": round(float(features[i, 3]), 5)}  # fmt: skip
+            self.table.add(f"sample_{i}", name, {}, columns=columns)
         summary = {
             "nearest_ncc": round(float(ncc.mean()), 4),
             "copies": round(float((ncc > held_out_max).float().mean()), 4),
             "ms_ssim": round(ms_ssim_diversity(images), 4),
             "tissue_fd": round(frechet_distance(features, real_features), 5),
         }
-        rows = [
-            {"method": name, "sample": i, "nearest_ncc": round(float(ncc[i]), 5), "nearest_training": int(index[i]),
-             "head_fraction": round(float(features[i, 0]), 5), "median_intensity": round(float(features[i, 3]), 5)}
-            for i in range(images.shape[0])
-        ]  # fmt: skip
-        return summary, rows, index
+        return summary, index
 
     def _grid(self, images: torch.Tensor, index: torch.Tensor) -> np.ndarray:
         """Network samples (top), their nearest training slices (middle), random held-out slices (bottom)."""
@@ -290,27 +299,24 @@ class SynthesisEvaluation:
 
     def run(self) -> dict[str, Any]:
         """Evaluate and write the files; returns the summary."""
+        self.table.clear()
         real_features = tissue_statistics(self.held_out)
         held_ncc, _ = nearest_ncc(self.held_out, self.training)
         held_out_max = float(held_ncc.max())
-        methods, rows = {}, []
-        summary, method_rows, _ = self._score("held_out_real", self.held_out, held_out_max, real_features)
+        methods = {}
+        summary, _ = self._score("held_out_real", self.held_out, held_out_max, real_features)
         summary["tissue_fd"] = round(frechet_distance(tissue_statistics(self.training), real_features), 5)
         summary.update(self._c2st(self.training))  # real against real: the level a perfect generator reaches
-        methods["held_out_real"], rows = summary, rows + method_rows
+        methods["held_out_real"] = summary
         for name, sampler in self.methods.items():
             drawn = sampler.sample(max(self.num_samples, self.c2st_samples))
             images = drawn[: self.num_samples]
-            summary, method_rows, index = self._score(name, images, held_out_max, real_features)
-            methods[name], rows = {**summary, **self._c2st(drawn[: self.c2st_samples])}, rows + method_rows
+            summary, index = self._score(name, images, held_out_max, real_features)
+            methods[name] = {**summary, **self._c2st(drawn[: self.c2st_samples])}
             if name == "network":
                 save_png(self._grid(images, index), self.output_dir / "samples_grid.png")
-        result = {
-            "primary_metric": "tissue_fd",
-            "higher_is_better": False,
-            "baseline": self.baseline,
+        details = {
             "held_out_max_nearest_ncc": round(held_out_max, 4),
             "c2st_split": "slices" if self.held_out_subjects is None else "subjects",
-            "methods": methods,
         }
-        return write_metrics(self.output_dir, rows, result)
+        return self.table.write(self.output_dir, set_metrics=methods, details=details)

@@ -4,9 +4,9 @@ from .baselines import compressed_sensing, zero_filled
 from .cascade import CNNBlock, DeepCascadeCNN
 from .data_consistency import DataConsistency, data_consistency
 from .engine import KspaceBatch
-from .evaluation import CompressedSensingd, ReconstructionMetricsWriter
+from .evaluation import CompressedSensingd
 from .inferer import KspaceSliceInferer
-from .metrics import nmse, psnr, ssim, volume_metrics
+from .metrics import nmse, psnr, reconstruction_scores, ssim_fastmri, volume_metrics
 from .outputs import (
     CropToReconSized,
     RescaleOutputd,

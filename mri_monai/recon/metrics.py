@@ -9,7 +9,8 @@ reconstruction ``pred`` of shape (slices, H, W):
 - SSIM: per slice with data range ``max(gt)`` of the volume, a uniform 7 x 7 window, k1 = 0.01, k2 = 0.03 and the
   sample (N - 1) covariance (``skimage.metrics.structural_similarity`` defaults), averaged over the valid (unpadded)
   window positions, then over the slices. MONAI's ``SSIMMetric`` with ``kernel_type="uniform", win_size=7`` uses the
-  population covariance instead (about 2 % lower local variances), so the SSIM is computed here.
+  population covariance instead (about 2 % lower local variances), so the SSIM is computed here, as
+  :func:`ssim_fastmri`. It is not the SSIM of the other bundles (MONAI's Gaussian window, 11 voxels, sigma 1.5).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from monai.metrics import PSNRMetric
 
-__all__ = ["nmse", "psnr", "ssim", "volume_metrics"]
+__all__ = ["nmse", "psnr", "reconstruction_scores", "ssim_fastmri", "volume_metrics"]
 
 WIN_SIZE = 7
 K1, K2 = 0.01, 0.03
@@ -47,7 +48,7 @@ def psnr(gt: np.ndarray | torch.Tensor, pred: np.ndarray | torch.Tensor, maxval:
     return float(PSNRMetric(max_val=maxval)(pred.unsqueeze(0), gt.unsqueeze(0)).item())
 
 
-def ssim(gt: np.ndarray | torch.Tensor, pred: np.ndarray | torch.Tensor, maxval: float | None = None) -> float:
+def ssim_fastmri(gt: np.ndarray | torch.Tensor, pred: np.ndarray | torch.Tensor, maxval: float | None = None) -> float:
     """Mean structural similarity of (slices, H, W) volumes as fastMRI computes it (see the module docstring)."""
     gt, pred = _volume(gt), _volume(pred)
     maxval = float(gt.max()) if maxval is None else maxval
@@ -64,4 +65,9 @@ def ssim(gt: np.ndarray | torch.Tensor, pred: np.ndarray | torch.Tensor, maxval:
 
 def volume_metrics(gt: np.ndarray | torch.Tensor, pred: np.ndarray | torch.Tensor) -> dict[str, float]:
     """``{"nmse", "psnr", "ssim"}`` of a (slices, H, W) reconstruction against its reference."""
-    return {"nmse": nmse(gt, pred), "psnr": psnr(gt, pred), "ssim": ssim(gt, pred)}
+    return {"nmse": nmse(gt, pred), "psnr": psnr(gt, pred), "ssim": ssim_fastmri(gt, pred)}
+
+
+def reconstruction_scores(image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
+    """The reconstruction bundles' case score: :func:`volume_metrics` of ``image`` (S, H, W) against ``reference``."""
+    return volume_metrics(reference, image)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -11,7 +10,9 @@ from pathlib import Path
 
 import torch
 
-from .compare import compare_pair, markdown_table, summarise, write_csv, write_text
+from mri_monai.case_metrics import MetricsTable
+
+from .compare import compare_pair, markdown_table, summarise, write_text
 from .methods import METHODS, make_methods
 from .network import LowResVoxelMorph
 from .pair import load_pair
@@ -23,8 +24,9 @@ __all__ = ["RegistrationEvaluation"]
 class RegistrationEvaluation:
     """Compare the network with Elastix (and no registration) on registration pairs; write the metrics files.
 
-    ``metrics_summary.json`` follows bundles/README.md: ``primary_metric`` (``dice_mean``), ``higher_is_better``,
-    ``baseline`` and ``methods`` (method -> mean of each metric over pairs); the network's row is ``network``.
+    ``metrics.csv`` and ``metrics_summary.json`` are those of :class:`~mri_monai.case_metrics.MetricsTable` (a case is
+    a pair, ``<moving>-><fixed>``; the primary metric is ``dice_mean``, ``seconds`` the time per pair, ``details``
+    the total time); ``metrics_table.md`` shows the means over the pairs as a markdown table.
 
     Args:
         pairs: dicts with ``moving_image``, ``fixed_image``, ``moving_label``, ``fixed_label`` paths (and
@@ -79,30 +81,22 @@ class RegistrationEvaluation:
         """Evaluate every pair; write the files; return the summary."""
         for method in self.methods:
             method.warm_up()
+        table = MetricsTable("dice_mean", baseline=self.baseline)
         rows = []
         started = time.perf_counter()
         for k, entry in enumerate(self.pairs):
             pair = load_pair(entry["fixed_image"], entry["moving_image"], entry["fixed_label"], entry["moving_label"])
             pair_rows, results = compare_pair(pair, self.methods)
             name = f"{entry.get('moving_subject', 'moving')}->{entry.get('fixed_subject', 'fixed')}"
-            rows += [{"pair": name, **row} for row in pair_rows]
+            for row in pair_rows:
+                table.add(name, row["method"], {key: value for key, value in row.items() if key != "method"})
+            rows += pair_rows
             print(f"pair {k + 1}/{len(self.pairs)} {name}:\n{markdown_table(summarise(pair_rows))}", flush=True)
             if self.figure and k == 0:
                 comparison_figure(pair, results, self.output_dir / "comparison.png", title=self._title(name))
-        summary = summarise(rows)
-        report = {
-            "primary_metric": "dice_mean",
-            "higher_is_better": True,
-            "baseline": self.baseline,
-            "pairs": len(self.pairs),
-            "seconds": time.perf_counter() - started,
-            "methods": summary,
-        }
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        write_csv(rows, self.output_dir / "metrics.csv")
-        write_text(json.dumps(report, indent=2), self.output_dir / "metrics_summary.json")
-        table = markdown_table(summary)
+        report = table.write(self.output_dir, details={"seconds": time.perf_counter() - started})
+        table_text = markdown_table(summarise(rows))
         heading = f"Means over {len(self.pairs)} pair(s){self._title('')}.\n\n"
-        write_text(heading + table, self.output_dir / "metrics_table.md")
-        print(table, flush=True)
+        write_text(heading + table_text, self.output_dir / "metrics_table.md")
+        print(table_text, flush=True)
         return report

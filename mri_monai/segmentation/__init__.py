@@ -2,6 +2,6 @@
 
 from .baselines import ThresholdSegmentation, ThresholdSegmentationd
 from .figures import SaveSegmentationPNGd, SegmentationPNGHandler, segmentation_figure
-from .metrics import REGIONS, BratsRegionMetrics, brats_region_metrics
+from .metrics import REGIONS, brats_region_metrics, segmentation_scores
 from .readers import MultiContrastReader
 from .transforms import InferWithNetworkd, with_reference

@@ -1,18 +1,13 @@
-"""BraTS region metrics (Dice, HD95 for whole tumour, tumour core, enhancing tumour) and the evaluation handler."""
+"""BraTS region metrics (Dice and HD95 of whole tumour, tumour core, enhancing tumour) and the bundle's case score."""
 
 from __future__ import annotations
-
-import os
-from collections.abc import Mapping
 
 import numpy as np
 import torch
 from monai.metrics import compute_dice, compute_hausdorff_distance
 from monai.transforms import ConvertToMultiChannelBasedOnBratsClasses
 
-from mri_monai.case_metrics import CaseMetricsWriter
-
-__all__ = ["REGIONS", "BratsRegionMetrics", "brats_region_metrics"]
+__all__ = ["REGIONS", "brats_region_metrics", "segmentation_scores"]
 
 #: the regions in the channel order of MONAI's ``ConvertToMultiChannelBasedOnBratsClasses``.
 REGIONS = ("tc", "wt", "et")
@@ -52,35 +47,18 @@ def _spacing(image: torch.Tensor) -> tuple[float, ...] | None:
     return None if affine is None else tuple(float(v) for v in np.linalg.norm(np.asarray(affine)[:3, :3], axis=0))
 
 
-class BratsRegionMetrics(CaseMetricsWriter):
-    """Evaluation handler: BraTS region Dice/HD95 of the network and the baselines per case, written to files.
-
-    See :class:`~mri_monai.case_metrics.CaseMetricsWriter` for the files. The metrics are ``dice_mean`` (the mean
-    of the three regions' Dice, the primary metric), ``dice_wt``, ``dice_tc``, ``dice_et`` and ``hd95_*``; the
-    summary's HD95 means are over the cases where it is defined.
+def segmentation_scores(image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
+    """BraTS region Dice and HD95 (mm, at the reference's voxel size) of a label map: the case score.
 
     Args:
-        output_dir: folder of the two files (created).
-        methods: method name -> key of its (1, X, Y, Z) label map, e.g. ``{"network": "pred",
-            "threshold": "threshold"}``; keys missing from the output (a comparison model without weights) are
-            left out.
-        reference_key: key of the ground-truth label map.
-        baseline: the method the network is compared with.
+        image: (1, X, Y, Z) BraTS label map (0, 1, 2, 4).
+        reference: the same for the ground truth, with its affine when it is a MetaTensor (default spacing 1).
+
+    Returns:
+        ``dice_mean`` (the mean of the three regions' Dice), ``dice_wt``, ``dice_tc``, ``dice_et``, ``hd95_wt``,
+        ``hd95_tc``, ``hd95_et`` (see :func:`brats_region_metrics`).
     """
-
-    metric_names = ("dice_mean", *(f"dice_{r}" for r in ("wt", "tc", "et")), *(f"hd95_{r}" for r in ("wt", "tc", "et")))
-
-    def __init__(
-        self,
-        output_dir: str | os.PathLike,
-        methods: Mapping[str, str],
-        reference_key: str = "label",
-        baseline: str = "threshold",
-    ) -> None:
-        super().__init__(output_dir, methods, reference_key, baseline, primary_metric="dice_mean")
-
-    def score(self, image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
-        """Dice and HD95 (mm) of the label map ``image`` against ``reference`` per region, and the mean Dice."""
-        scores = brats_region_metrics(image, reference, _spacing(reference))
-        scores["dice_mean"] = float(np.mean([scores[f"dice_{r}"] for r in REGIONS]))
-        return scores
+    scores = brats_region_metrics(image, reference, _spacing(reference))
+    names = ("dice_mean", *(f"dice_{r}" for r in ("wt", "tc", "et")), *(f"hd95_{r}" for r in ("wt", "tc", "et")))
+    scores["dice_mean"] = float(np.mean([scores[f"dice_{r}"] for r in REGIONS]))
+    return {name: scores[name] for name in names}

@@ -6,7 +6,7 @@ The PNG figures (also used by translation) are shared: :mod:`mri_monai.compariso
 
 from .degrade import DegradeResolution, DegradeResolutiond, degrade_resolution
 from .losses import GradientDifferenceLoss, SuperResolutionContentLoss
-from .metrics import SuperResolutionMetrics, masked_psnr, masked_sharpness, masked_ssim
+from .metrics import masked_psnr, masked_sharpness, masked_ssim, super_resolution_scores
 from .transforms import (
     CopyGeometryd,
     EnsureVolumed,

@@ -1,4 +1,4 @@
-"""Super-resolution metrics inside the foreground, and the evaluation handler that writes the metrics files.
+"""Super-resolution metrics inside the foreground, and the case score of the super-resolution bundles.
 
 PSNR and SSIM are computed inside the foreground of the HR reference (voxels above ``threshold`` times its
 maximum: the head, without the empty background that would inflate both), with the reference's foreground maximum
@@ -9,16 +9,13 @@ as the reference, interpolation blurs below 1, and noise or GAN texture can push
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from monai.networks.layers import separable_filtering
 
-from mri_monai.case_metrics import CaseMetricsWriter
-
-__all__ = ["SuperResolutionMetrics", "foreground_mask", "masked_psnr", "masked_sharpness", "masked_ssim"]
+__all__ = ["foreground_mask", "masked_psnr", "masked_sharpness", "masked_ssim", "super_resolution_scores"]
 
 
 def foreground_mask(reference: torch.Tensor, threshold: float = 0.05) -> torch.Tensor:
@@ -97,37 +94,23 @@ def masked_sharpness(image: torch.Tensor, reference: torch.Tensor, mask: torch.T
 METRICS = {"psnr": masked_psnr, "ssim": masked_ssim, "sharpness": masked_sharpness}
 
 
-class SuperResolutionMetrics(CaseMetricsWriter):
-    """Evaluation handler: PSNR/SSIM (and sharpness) of the network and the baselines per case; CSV and summary JSON.
-
-    See :class:`~mri_monai.case_metrics.CaseMetricsWriter` for the files; ``primary_metric`` is PSNR.
+def super_resolution_scores(
+    image: torch.Tensor, reference: torch.Tensor, threshold: float = 0.05, metrics: Sequence[str] = ("psnr", "ssim")
+) -> dict[str, float]:
+    """The ``metrics`` of ``image`` against the HR ``reference`` inside its :func:`foreground_mask`: the case score.
 
     Args:
-        output_dir: folder of the two files (created).
-        methods: method name -> key of its image, e.g. ``{"network": "pred", "cubic": "image"}``.
-        reference_key: key of the HR reference.
-        baseline: the method the network is compared with.
+        image: (C, *spatial) on the reference's grid.
+        reference: same shape.
         threshold: foreground threshold (fraction of the reference maximum).
-        metrics: names of the metrics, from ``"psnr"``, ``"ssim"`` and ``"sharpness"``.
+        metrics: names from ``"psnr"`` (:func:`masked_psnr`), ``"ssim"`` (:func:`masked_ssim`, Gaussian window,
+            not fastMRI's) and ``"sharpness"`` (:func:`masked_sharpness`).
+
+    Raises:
+        ValueError: an unknown metric name.
     """
-
-    def __init__(
-        self,
-        output_dir: str | os.PathLike,
-        methods: Mapping[str, str],
-        reference_key: str = "label",
-        baseline: str = "cubic",
-        threshold: float = 0.05,
-        metrics: Sequence[str] = ("psnr", "ssim"),
-    ) -> None:
-        unknown = sorted(set(metrics) - set(METRICS))
-        if unknown:
-            raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
-        self.metric_names = tuple(metrics)
-        super().__init__(output_dir, methods, reference_key, baseline, primary_metric="psnr")
-        self.threshold = threshold
-
-    def score(self, image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
-        """The metrics of ``image`` against ``reference`` inside the reference's foreground."""
-        mask = foreground_mask(reference, self.threshold)
-        return {name: METRICS[name](image, reference, mask) for name in self.metric_names}
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
+    mask = foreground_mask(reference, threshold)
+    return {name: METRICS[name](image, reference, mask) for name in metrics}

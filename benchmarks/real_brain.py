@@ -64,9 +64,8 @@ from mri_monai.bundle_run import WORKFLOWS
 from mri_monai.data.atomic import save_nifti
 from mri_monai.data.real_brain import real_brain_subject, write_real_brain_kspace
 from mri_monai.denoising.baselines import nlm_denoise
-from mri_monai.denoising.metrics import image_quality
-from mri_monai.recon import CompressedSensingd, volume_metrics
-from mri_monai.super_resolution.metrics import foreground_mask, masked_psnr, masked_ssim
+from mri_monai.metrics import fastmri_metrics, foreground_mask, psnr_box, psnr_masked, ssim_box, ssim_masked
+from mri_monai.recon import CompressedSensingd
 
 ROOT = Path(__file__).resolve().parents[1]
 COLIN27 = Path("usr/share/mricron/templates/ch2bet.nii.gz")
@@ -159,7 +158,7 @@ def run_inference(
 
 def volume_row(bundle: str, condition: str, method: str, reference: torch.Tensor, image: torch.Tensor) -> Row:
     """A reconstruction row: fastMRI's volume PSNR and SSIM of (S, H, W) ``image`` against ``reference``."""
-    m = volume_metrics(reference, torch.as_tensor(image).float())
+    m = fastmri_metrics(reference, torch.as_tensor(image).float())
     return bundle, condition, method, m["psnr"], m["ssim"], ""
 
 
@@ -250,7 +249,7 @@ def denoising(
             progress.update()
             condition = f"Rician {level * 100:g} %"
             scored = {
-                method: image_quality(image, reference)
+                method: {"psnr": psnr_box(image, reference), "ssim": ssim_box(image, reference)}
                 for method, image in (("noisy input", noisy), ("NLM (unbiased)", nlm), ("network", pred))
             }
             for method, m in scored.items():
@@ -283,7 +282,7 @@ def super_resolution(
             mask = foreground_mask(reference, bundle_setting(bundle, "foreground_threshold"))
             condition = f"x2 through-plane, Rician {bundle_setting(bundle, 'noise_level', 'inference') * 100:g} %"
             scored = {"cubic": cubic, network_name: pred}
-            metrics = {k: (masked_psnr(v, reference, mask), masked_ssim(v, reference, mask)) for k, v in scored.items()}
+            metrics = {k: (psnr_masked(v, reference, mask), ssim_masked(v, reference, mask)) for k, v in scored.items()}
             gain = metrics[network_name][0] - metrics["cubic"][0]
             check = verdict(gain >= 2.0, f"PSNR {gain:+.2f} dB vs cubic")
             rows += [

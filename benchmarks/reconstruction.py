@@ -42,6 +42,7 @@ from torch import Tensor
 from mri_monai.data.acquisition import simulate_kspace
 from mri_monai.data.tasks import make_task_data, make_task_subject, reconstruction_kspace_seed, reconstruction_slab
 from mri_monai.kspace import ifft2c, rss
+from mri_monai.metrics import fastmri_metrics
 from mri_monai.recon import (
     CompressedSensingd,
     E2EVarNet,
@@ -50,7 +51,6 @@ from mri_monai.recon import (
     Undersampled,
     ZeroFilledScaled,
     compressed_sensing,
-    volume_metrics,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def quality(data: Path, accelerations: list[int]) -> list[tuple[str, str, str, d
                     ("CS (L1-wavelet" + (", ESPIRiT)" if coil_key == "multicoil" else ")"), d["compressed_sensing"]),
                     (NETWORK_NAMES[coil_key], pred),
                 ):
-                    per_method.setdefault(method, []).append(volume_metrics(target, image))
+                    per_method.setdefault(method, []).append(fastmri_metrics(target, image))
             for method, values in per_method.items():
                 means = {m: statistics.mean(v[m] for v in values) for m in ("nmse", "psnr", "ssim")}
                 rows.append((coil_key, f"{acceleration}x", method, means))
@@ -154,18 +154,18 @@ def ceiling(data: Path, accelerations: list[int]) -> list[tuple[str, str, dict[s
             raise ValueError(f"{d['filename']}: the k-space is not the one make-data makes for this subject")
         image = torch.from_numpy(slab)
         floor = 2 * coils * sigma**2
-        per_oracle.setdefault(("any", "noiseless image"), []).append(volume_metrics(target, image))
+        per_oracle.setdefault(("any", "noiseless image"), []).append(fastmri_metrics(target, image))
         per_oracle.setdefault(("any", "noiseless + RSS floor"), []).append(
-            volume_metrics(target, (image**2 + floor).sqrt())
+            fastmri_metrics(target, (image**2 + floor).sqrt())
         )
         for acceleration in accelerations:
             mask = undersample({"kspace": measured, "filename": d["filename"], "acceleration": acceleration})["mask"]
             consistent = rss(ifft2c(torch.where(mask.bool(), measured, noiseless)), dim=1)
             sampled = float(mask.float().mean())
             key = f"{acceleration}x"
-            per_oracle.setdefault((key, "data-consistent"), []).append(volume_metrics(target, consistent))
+            per_oracle.setdefault((key, "data-consistent"), []).append(fastmri_metrics(target, consistent))
             per_oracle.setdefault((key, "data-consistent + floor"), []).append(
-                volume_metrics(target, (consistent**2 + (1 - sampled) * floor).sqrt())
+                fastmri_metrics(target, (consistent**2 + (1 - sampled) * floor).sqrt())
             )
         print(f"[reconstruction] ceiling {entry['subject']} done", file=sys.stderr, flush=True)
     return [

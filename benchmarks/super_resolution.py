@@ -32,8 +32,8 @@ from mri_monai.bundle_run import evaluation_summary
 from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.data.tasks import make_task_data
+from mri_monai.metrics import foreground_mask, psnr_masked, ssim_masked
 from mri_monai.super_resolution.degrade import DegradeResolutiond
-from mri_monai.super_resolution.metrics import foreground_mask, masked_psnr, masked_ssim
 from mri_monai.super_resolution.transforms import InterpolateToGrid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             outputs["network"] = inferer(outputs["cubic"][None].as_tensor(), net)[0]
         seconds["network"].append(time.perf_counter() - start + seconds["cubic"][-1])
         for name, image in outputs.items():
-            scores[name].append((masked_psnr(image, hr, mask), masked_ssim(image, hr, mask)))
+            scores[name].append((psnr_masked(image, hr, mask), ssim_masked(image, hr, mask)))
 
     n = len(scores["cubic"])
     print(f"x2 through-plane on {n} SYNTHETIC test subjects (PSNR/SSIM inside the head, mean over subjects)\n")

@@ -13,8 +13,8 @@ Every bundle's evaluate run writes, in its ``output_dir``, through :class:`Metri
   task-specific context (free text, the run time...).
 
 A bundle's ``eval_metrics`` (``configs/metadata.json``) is a part of ``methods``, with the same keys and values.
-:class:`CaseMetricsWriter` is the Ignite handler that fills a table from an evaluator; evaluations that are not
-Ignite workflows fill one themselves.
+:class:`CaseMetricsWriter` is the Ignite handler that fills a table from an evaluator, with a task's case score
+from :mod:`mri_monai.metrics`; evaluations that are not Ignite workflows fill one themselves.
 """
 
 from __future__ import annotations
@@ -184,13 +184,13 @@ class CaseMetricsWriter:
         methods: method name -> item key of its image, e.g. ``{"network": "pred", "cubic": "image"}``; must name
             ``"network"`` and the baseline.
         score: ``score(image, reference) -> {metric: value}`` on the items' CPU tensors, channel first, e.g.
-            :func:`mri_monai.denoising.metrics.denoising_scores`.
+            :func:`mri_monai.metrics.denoising_scores`.
         primary_metric: the summary key the network and the baseline are compared on.
         reference_key: item key of the reference.
         baseline: the method the network is compared with; must be one of ``methods``.
         higher_is_better: whether a larger ``primary_metric`` is better.
         conditions: item key -> its label, a format template (``"{:g}x"``) or a function
-            (:func:`mri_monai.denoising.metrics.level_name`); each key is a condition column.
+            (:func:`mri_monai.denoising.noise.level_name`); each key is a condition column.
         columns: item keys written as descriptive columns (numbers, 4 decimals).
         case_key: item key of the case's name; ``None``: the reference's file name.
         details: the summary's ``details``.
@@ -199,7 +199,7 @@ class CaseMetricsWriter:
 
         {"_target_": "mri_monai.case_metrics.CaseMetricsWriter", "output_dir": "@output_dir",
          "methods": {"network": "pred", "noisy": "image"}, "baseline": "noisy", "primary_metric": "psnr",
-         "score": {"_target_": "mri_monai.denoising.metrics.denoising_scores", "_mode_": "callable"}}
+         "score": {"_target_": "mri_monai.metrics.denoising_scores", "_mode_": "callable"}}
     """
 
     def __init__(

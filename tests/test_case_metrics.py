@@ -11,8 +11,8 @@ from ignite.engine import Engine
 from monai.data import MetaTensor
 
 from mri_monai.case_metrics import SUMMARY_KEYS, CaseMetricsWriter, MetricsTable
-from mri_monai.denoising.metrics import denoising_scores, level_name
-from mri_monai.recon import reconstruction_scores
+from mri_monai.denoising.noise import level_name
+from mri_monai.metrics import denoising_scores, reconstruction_scores
 
 
 def mean_error(image, reference):

@@ -23,9 +23,9 @@ from mri_monai.data.readers import DicomReader
 from mri_monai.data.transforms import CheckImaged, ScaleByPercentiled
 from mri_monai.denoising.baselines import nlm_denoise
 from mri_monai.denoising.inferers import MultiPlaneSliceInferer
-from mri_monai.denoising.metrics import image_quality
 from mri_monai.denoising.noise import RandRicianNoised, RicianNoised, estimate_noise_sigma, rician_noise
 from mri_monai.errors import InputError
+from mri_monai.metrics import denoising_scores, psnr_box
 from mri_monai.networks.skip_autoencoder import SkipAutoencoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,7 +176,7 @@ def test_unbiased_nlm_removes_the_rician_floor():
     plain, unbiased = nlm_denoise(noisy, rician=False), nlm_denoise(noisy, rician=True)
     assert plain[:16, :16].mean() > 0.08  # the Rayleigh mean is 0.125
     assert unbiased[:16, :16].mean() < 0.4 * plain[:16, :16].mean()
-    scores = [image_quality(torch.from_numpy(x), torch.from_numpy(image))["psnr"] for x in (plain, unbiased)]
+    scores = [psnr_box(torch.from_numpy(x), torch.from_numpy(image)) for x in (plain, unbiased)]
     assert scores[1] > scores[0]
 
 
@@ -251,9 +251,9 @@ def held_out_quality() -> dict[str, dict[str, float]]:
     with torch.no_grad():
         net_out = inferer(noisy[None, None] / factor, net)[0, 0] * factor
     return {
-        "noisy": image_quality(noisy, reference),
-        "network": image_quality(net_out.clamp(min=0), reference),
-        "nlm": image_quality(torch.from_numpy(nlm_denoise(noisy.numpy())), reference),
+        "noisy": denoising_scores(noisy[None], reference[None]),
+        "network": denoising_scores(net_out.clamp(min=0)[None], reference[None]),
+        "nlm": denoising_scores(torch.from_numpy(nlm_denoise(noisy.numpy()))[None], reference[None]),
     }
 
 

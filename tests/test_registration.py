@@ -20,6 +20,7 @@ from mri_monai.bundle_run import run_bundle
 from mri_monai.data import make_subject, warp
 from mri_monai.data.tasks import make_task_data
 from mri_monai.errors import InputError
+from mri_monai.metrics import dice_per_label, folding_percent, hd95_per_label, std_log_jacobian
 from mri_monai.registration import (
     TISSUES,
     ElastixRegistration,
@@ -33,15 +34,11 @@ from mri_monai.registration import (
     RegistrationPair,
     Warpd,
     compare_pair,
-    dice_per_label,
-    folding_percent,
-    hd95_per_label,
     load_bundle_network,
     markdown_table,
     pair_figure,
     parameter_object,
     registration_pairs,
-    std_log_jacobian,
     summarise,
 )
 

@@ -25,13 +25,13 @@ from pydicom.uid import generate_uid
 from mri_monai.data.tasks import make_task_data
 from mri_monai.data.tumour import ED, ET, NCR
 from mri_monai.errors import InputError
+from mri_monai.metrics import brats_region_metrics
 from mri_monai.networks import Vox2VoxGenerator
 from mri_monai.networks.weights import load_state
 from mri_monai.segmentation import (
     InferWithNetworkd,
     MultiContrastReader,
     ThresholdSegmentation,
-    brats_region_metrics,
     segmentation_figure,
 )
 

@@ -11,10 +11,10 @@ import torch
 from monai.data import MetaTensor
 from scipy.ndimage import gaussian_filter
 
+from mri_monai.metrics import foreground_mask, psnr_masked, sharpness_masked
 from mri_monai.networks import SRGANGenerator, upsample_linear
 from mri_monai.super_resolution.degrade import DegradeResolution
 from mri_monai.super_resolution.losses import GradientDifferenceLoss, SuperResolutionContentLoss
-from mri_monai.super_resolution.metrics import foreground_mask, masked_psnr, masked_sharpness
 from mri_monai.super_resolution.transforms import CopyGeometryd, InterpolateToGrid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,10 +64,10 @@ def test_gradient_difference_loss_penalises_blur_not_offsets():
 def test_sharpness_is_one_for_the_reference_and_below_for_a_blurred_image():
     reference = torch.from_numpy(gaussian_filter(np.random.default_rng(0).random((1, 20, 20, 20)), 1.0)).float()
     mask = torch.ones_like(reference, dtype=torch.bool)
-    assert masked_sharpness(reference, reference, mask) == pytest.approx(1.0)
+    assert sharpness_masked(reference, reference, mask) == pytest.approx(1.0)
     blurred = torch.from_numpy(gaussian_filter(reference.numpy(), (0, 1.5, 1.5, 1.5))).float()
-    assert masked_sharpness(blurred, reference, mask) < 0.7
-    assert masked_sharpness(2 * reference, reference, mask) == pytest.approx(2.0)
+    assert sharpness_masked(blurred, reference, mask) < 0.7
+    assert sharpness_masked(2 * reference, reference, mask) == pytest.approx(2.0)
 
 
 def test_copy_geometry_crops_the_extra_slice_and_takes_the_reference_affine():
@@ -119,9 +119,9 @@ def test_shipped_generators_beat_interpolation_in_psnr_and_in_sharpness(patch):
     trilinear = upsample_linear(lr[None], [1, 1, 2])[0]
     with torch.no_grad():
         generators = {name: _shipped(name)(lr[None])[0] for name in ("model.pt", "no_gan.pt")}
-    cubic_psnr = masked_psnr(cubic, hr, mask)
-    interpolation_error = min(abs(masked_sharpness(image, hr, mask) - 1) for image in (cubic, trilinear))
+    cubic_psnr = psnr_masked(cubic, hr, mask)
+    interpolation_error = min(abs(sharpness_masked(image, hr, mask) - 1) for image in (cubic, trilinear))
     for name, image in generators.items():
-        gain = masked_psnr(image, hr, mask) - cubic_psnr
+        gain = psnr_masked(image, hr, mask) - cubic_psnr
         assert gain > 3.0, f"{name} only {gain:.2f} dB above cubic interpolation"
-        assert abs(masked_sharpness(image, hr, mask) - 1) < interpolation_error / 2, name
+        assert abs(sharpness_masked(image, hr, mask) - 1) < interpolation_error / 2, name

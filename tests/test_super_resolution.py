@@ -17,6 +17,7 @@ import torch
 from monai.data import MetaTensor
 
 from mri_monai.errors import InputError
+from mri_monai.metrics import foreground_mask, psnr_masked, ssim_masked
 from mri_monai.networks.multiscale_fusion import MultiScaleFusionNet
 from mri_monai.super_resolution.degrade import (
     DegradeResolution,
@@ -25,7 +26,6 @@ from mri_monai.super_resolution.degrade import (
     degrade_resolution,
     low_resolution_affine,
 )
-from mri_monai.super_resolution.metrics import foreground_mask, masked_psnr, masked_ssim
 from mri_monai.super_resolution.transforms import (
     EnsureVolumed,
     InterpolateToGrid,
@@ -139,7 +139,7 @@ def test_interpolation_onto_a_reference_grid_and_baseline_quality():
     assert d["cubic"].shape == hr.shape and np.allclose(d["cubic"].affine.numpy(), AFFINE)
     mask = torch.ones_like(hr, dtype=torch.bool)
     mask[..., 36:] = False  # beyond the last LR slice the edge is repeated
-    assert masked_psnr(d["cubic"], hr, mask) > masked_psnr(d["linear"], hr, mask) > 25
+    assert psnr_masked(d["cubic"], hr, mask) > psnr_masked(d["linear"], hr, mask) > 25
 
 
 def test_metrics():
@@ -147,10 +147,10 @@ def test_metrics():
     ref[:, 5:15, 5:15, 5:15] = 1.0
     mask = foreground_mask(ref)
     assert int(mask.sum()) == 1000
-    assert masked_psnr(ref + 0.1 * mask, ref, mask) == pytest.approx(20.0)
-    assert masked_ssim(ref, ref, mask) == pytest.approx(1.0)
+    assert psnr_masked(ref + 0.1 * mask, ref, mask) == pytest.approx(20.0)
+    assert ssim_masked(ref, ref, mask) == pytest.approx(1.0)
     noise = torch.randn_like(ref, generator=torch.Generator().manual_seed(0))
-    assert masked_ssim(ref + 0.3 * noise, ref, mask) < masked_ssim(ref + 0.1 * noise, ref, mask) < 0.99
+    assert ssim_masked(ref + 0.3 * noise, ref, mask) < ssim_masked(ref + 0.1 * noise, ref, mask) < 0.99
 
 
 @pytest.mark.parametrize("shape", [(1, 30, 26, 22), (1, 24, 20)])
@@ -166,7 +166,7 @@ def test_separable_ssim_equals_monai_ssim(shape):
         image[None], ref[None], dims, [11] * dims, [1.5] * dims, data_range=float(ref[mask].max())
     )
     inner = mask[(slice(None), *[slice(5, n - 5) for n in shape[1:]])]
-    assert masked_ssim(image, ref, mask) == pytest.approx(float(full[0][inner].mean()), abs=1e-5)
+    assert ssim_masked(image, ref, mask) == pytest.approx(float(full[0][inner].mean()), abs=1e-5)
 
 
 def test_ensure_volume():
@@ -225,7 +225,7 @@ def test_shipped_weights_beat_cubic_interpolation(subject):
     with torch.no_grad():
         sr = _shipped_network()(cubic[None].as_tensor())[0]
     mask = foreground_mask(hr)
-    gain = masked_psnr(sr, hr, mask) - masked_psnr(cubic, hr, mask)
+    gain = psnr_masked(sr, hr, mask) - psnr_masked(cubic, hr, mask)
     assert gain > 1.0, f"network only {gain:.2f} dB above cubic interpolation"
 
 

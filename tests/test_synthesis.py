@@ -20,12 +20,9 @@ from mri_monai.generative import (
     SampleWriter,
     SynthesisEvaluation,
     dcgan_init,
-    frechet_distance,
     load_axial_slices,
-    ms_ssim_diversity,
-    nearest_ncc,
-    tissue_statistics,
 )
+from mri_monai.metrics import frechet_distance, ms_ssim_diversity, nearest_ncc, tissue_statistics
 from mri_monai.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 
 

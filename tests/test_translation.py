@@ -21,10 +21,9 @@ from mri_monai.generative import (
     SliceTranslator,
     TranslationEvaluation,
     check_volumes,
-    mutual_information,
-    translation_metrics,
     unpaired_datalist,
 )
+from mri_monai.metrics import mutual_information, translation_metrics
 from mri_monai.networks.resnet_generator import ResnetGenerator
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "brain_mri_t1_t2_translation"

@@ -25,6 +25,7 @@ __all__ = [
     "RandRicianNoised",
     "RicianNoised",
     "estimate_noise_sigma",
+    "level_name",
     "rician_noise",
 ]
 
@@ -45,6 +46,11 @@ def rician_noise(image: torch.Tensor, sigma: float, generator: torch.Generator |
     image = image if image.is_floating_point() else image.float()
     noise = torch.randn((2, *image.shape), generator=generator, dtype=image.dtype, device=image.device) * sigma
     return torch.sqrt((image + noise[0]) ** 2 + noise[1] ** 2)
+
+
+def level_name(level: float) -> str:
+    """``0.05 -> "5pct"``: a noise level as the suffix of per-level metric names."""
+    return f"{float(level) * 100:g}pct"
 
 
 def _sigma(image: torch.Tensor, level: float) -> float:

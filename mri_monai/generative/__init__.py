@@ -1,17 +1,13 @@
-"""Generative-model helpers: baselines, metrics, two-sample test, image pool, translation and synthesis runs."""
+"""Generative-model helpers: baselines, two-sample test, image pool, translation and synthesis runs.
+
+Their metrics (``translation_metrics``, ``nearest_ncc``, ``ms_ssim_diversity``, ``tissue_statistics``,
+``frechet_distance``, ``mutual_information``): :mod:`mri_monai.metrics`.
+"""
 
 from .baselines import GaussianSampler, InvertedHistogramMatching, MeanImageSampler
 from .evaluation import TranslationEvaluation
 from .instance_noise import InstanceNoiseSchedule
 from .losses import DiscriminatorLoss, GeneratorLoss, r1_penalty
-from .metrics import (
-    frechet_distance,
-    ms_ssim_diversity,
-    mutual_information,
-    nearest_ncc,
-    tissue_statistics,
-    translation_metrics,
-)
 from .pool import ImagePool
 from .synthesis import (
     SampleWriter,

@@ -10,8 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from mri_monai.case_metrics import MetricsTable
-
-from .metrics import translation_metrics
+from mri_monai.metrics import translation_metrics
 
 __all__ = ["TranslationEvaluation"]
 
@@ -20,8 +19,8 @@ class TranslationEvaluation:
     """Translate every test case with every method and direction; score against the true target contrast.
 
     Writes the files of :class:`~mri_monai.case_metrics.MetricsTable`: one row per case, direction and method
-    (:func:`~.metrics.translation_metrics`: ``mae``, ``psnr``, ``ssim``, ``mi``); the summary's ``methods`` hold the
-    means over both directions and per direction (``ssim_t1_to_t2``...).
+    (:func:`~mri_monai.metrics.translation_metrics`: ``mae``, ``psnr``, ``ssim``, ``mi``); the summary's
+    ``methods`` hold the means over both directions and per direction (``ssim_t1_to_t2``...).
 
     Args:
         dataloader: batches of size 1 holding each contrast (keys of ``directions``), (1, 1, X, Y, Z) in [0, 1],

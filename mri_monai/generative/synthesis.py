@@ -18,9 +18,9 @@ from mri_monai.data.atomic import save_nifti
 from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.errors import InputError
 from mri_monai.figures import display_slice, save_png, tile
+from mri_monai.metrics import frechet_distance, ms_ssim_diversity, nearest_ncc, tissue_statistics
 from mri_monai.networks.weights import load_state
 
-from .metrics import frechet_distance, ms_ssim_diversity, nearest_ncc, tissue_statistics
 from .two_sample import classifier_two_sample_test
 
 __all__ = [
@@ -193,7 +193,7 @@ class SynthesisEvaluation:
     - ``ms_ssim``: mean pairwise MS-SSIM between samples (lower = more diverse; the real slices' value is the
       natural level);
     - ``tissue_fd`` (primary, lower is better): Fréchet distance between per-slice tissue statistics
-      (:func:`~mri_monai.generative.tissue_statistics`) of the samples and of the held-out real slices (for
+      (:func:`~mri_monai.metrics.tissue_statistics`) of the samples and of the held-out real slices (for
       ``held_out_real``: training slices against held-out slices, the level real data reach);
     - ``c2st`` (0.5 is best): held-out accuracy of a small CNN trained to tell samples from held-out real slices
       (:func:`~mri_monai.generative.classifier_two_sample_test`), at most ``c2st_samples`` of each, about half for

@@ -1,4 +1,8 @@
-"""Reconstruction: E2E VarNet, Deep Cascade CNN, data consistency, baselines, metrics and pipeline transforms."""
+"""Reconstruction: E2E VarNet, Deep Cascade CNN, data consistency, baselines and pipeline transforms.
+
+fastMRI's metrics (``nmse``, ``psnr_fastmri``, ``ssim_fastmri``, the case score ``reconstruction_scores``):
+:mod:`mri_monai.metrics`.
+"""
 
 from .baselines import compressed_sensing, zero_filled
 from .cascade import CNNBlock, DeepCascadeCNN
@@ -6,7 +10,6 @@ from .data_consistency import DataConsistency, data_consistency
 from .engine import KspaceBatch
 from .evaluation import CompressedSensingd
 from .inferer import KspaceSliceInferer
-from .metrics import nmse, psnr, reconstruction_scores, ssim_fastmri, volume_metrics
 from .outputs import (
     CropToReconSized,
     RescaleOutputd,

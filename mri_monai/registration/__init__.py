@@ -4,8 +4,9 @@
 - :mod:`.network`, :mod:`.losses`, :mod:`.instance_optimization`: VoxelMorph at reduced resolution, its training
   loss, and test-time optimisation of its field;
 - :mod:`.data`, :mod:`.transforms`: registration pairs from a datalist, batch preparation, warping post-processing;
-- :mod:`.pair`, :mod:`.methods`, :mod:`.metrics`, :mod:`.compare`, :mod:`.report`, :mod:`.evaluation`: checked
-  image pairs, the compared methods, Dice / HD95 / Jacobian metrics, tables and figures, the bundle's evaluation.
+- :mod:`.pair`, :mod:`.methods`, :mod:`.compare`, :mod:`.report`, :mod:`.evaluation`: checked image pairs, the
+  compared methods, tables and figures, the bundle's evaluation; the Dice / HD95 / Jacobian metrics
+  (``registration_metrics``) are in :mod:`mri_monai.metrics`.
 """
 
 from .compare import TISSUES, compare_pair, markdown_table, summarise, write_csv
@@ -31,7 +32,6 @@ from .methods import (
     load_bundle_network,
     make_methods,
 )
-from .metrics import dice_per_label, folding_percent, hd95_per_label, registration_metrics, std_log_jacobian
 from .network import LowResVoxelMorph
 from .pair import RegistrationPair, grid_ddf, load_pair
 from .report import SaveRegistrationPNGd, checkerboard, comparison_figure, pair_figure

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from mri_monai.data import TISSUE_LABELS, atomic_output
+from mri_monai.metrics import registration_metrics
 
 from .methods import MethodResult
-from .metrics import registration_metrics
 from .pair import RegistrationPair
 
 __all__ = ["TISSUES", "compare_pair", "summarise", "markdown_table", "write_csv", "write_text"]
@@ -42,8 +42,8 @@ def compare_pair(
         labels: name -> label value to score (when the pair has label maps).
 
     Returns:
-        one row per method (``method``, ``seconds`` and the :func:`registration_metrics` keys), and the results by
-        method name.
+        one row per method (``method``, ``seconds`` and the :func:`~mri_monai.metrics.registration_metrics` keys),
+        and the results by method name.
     """
     rows, results = [], {}
     for method in methods:

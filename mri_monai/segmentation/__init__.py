@@ -1,7 +1,9 @@
-"""Brain tumour segmentation: multi-contrast reading, BraTS region metrics, baselines, figures."""
+"""Brain tumour segmentation: multi-contrast reading, baselines, figures.
+
+The BraTS region metrics (``brats_region_metrics``, the case score ``segmentation_scores``): :mod:`mri_monai.metrics`.
+"""
 
 from .baselines import ThresholdSegmentation, ThresholdSegmentationd
 from .figures import SaveSegmentationPNGd, SegmentationPNGHandler, segmentation_figure
-from .metrics import REGIONS, brats_region_metrics, segmentation_scores
 from .readers import MultiContrastReader
 from .transforms import InferWithNetworkd, with_reference

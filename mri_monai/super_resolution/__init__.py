@@ -1,12 +1,13 @@
 """Super-resolution: low-resolution images from high-resolution ones, interpolation onto the HR grid, intensity
-transforms, the SRGAN content loss and metrics inside the foreground.
+transforms and the SRGAN content loss.
 
-The PNG figures (also used by translation) are shared: :mod:`mri_monai.comparison_figures`.
+The PNG figures (also used by translation) are shared: :mod:`mri_monai.comparison_figures`; the metrics inside the
+foreground (``psnr_masked``, ``ssim_masked``, ``sharpness_masked``, the case score ``super_resolution_scores``):
+:mod:`mri_monai.metrics`.
 """
 
 from .degrade import DegradeResolution, DegradeResolutiond, degrade_resolution
 from .losses import GradientDifferenceLoss, SuperResolutionContentLoss
-from .metrics import masked_psnr, masked_sharpness, masked_ssim, super_resolution_scores
 from .transforms import (
     CopyGeometryd,
     EnsureVolumed,

@@ -15,12 +15,10 @@ import numpy as np
 import pytest
 import torch
 from monai.bundle import ConfigParser, ConfigWorkflow
-from monai.transforms import Invertd
 from pydicom.data import get_testdata_file
 
 from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.readers import DicomReader
-from mri_monai.data.transforms import CheckImaged, ScaleByPercentiled
 from mri_monai.denoising.baselines import nlm_denoise
 from mri_monai.denoising.inferers import MultiPlaneSliceInferer
 from mri_monai.denoising.noise import RandRicianNoised, RicianNoised, estimate_noise_sigma, rician_noise
@@ -180,37 +178,7 @@ def test_unbiased_nlm_removes_the_rician_floor():
     assert scores[1] > scores[0]
 
 
-# ---------------------------------------------------------------------------------------------------- transforms
-
-
-def test_percentile_scaling_is_inverted():
-    from monai.data import MetaTensor
-
-    image = MetaTensor(torch.rand(1, 20, 20, 4) * 300)
-    scale = ScaleByPercentiled(["image", "label"], ref_key="image", percentile=99.5)
-    d = scale({"image": image, "label": image.clone() / 2})
-    assert float(torch.quantile(d["image"].flatten(), 0.995)) == pytest.approx(1.0, rel=1e-3)
-    d["pred"] = d["image"] * 1.0
-    restored = Invertd(["pred", "label"], transform=scale, orig_keys=["image", "label"])(d)
-    assert torch.allclose(restored["pred"], image, rtol=1e-5)
-    assert torch.allclose(restored["label"], image / 2, rtol=1e-5)
-
-
-@pytest.mark.parametrize(
-    ("array", "problem"),
-    [
-        (torch.zeros(1, 8, 8, 8), "empty"),
-        (torch.rand(3, 8, 8, 8), "channel"),
-        (torch.rand(1, 8), "spatial dimensions"),
-        (torch.full((1, 8, 8, 8), float("nan")), "NaN"),
-    ],
-)
-def test_check_image_refuses(array, problem):
-    from monai.data import MetaTensor
-
-    with pytest.raises(InputError, match=problem) as err:
-        CheckImaged("image")({"image": MetaTensor(array, meta={"filename_or_obj": "scan.nii.gz"})})
-    assert str(err.value).startswith("scan.nii.gz")
+# ---------------------------------------------------------------------------------------------------- data lists
 
 
 def test_datalist_split_fails_loudly(tmp_path):

@@ -9,13 +9,14 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
+import torch
 from monai.data import NibabelReader
 from monai.transforms import LoadImage, LoadImaged
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.uid import EnhancedMRImageStorage, generate_uid
 
-from mri_monai.data.readers import DicomReader, ValidatedNibabelReader
+from mri_monai.data.readers import DicomReader, NiftiOrDicomReader, ValidatedNibabelReader
 from mri_monai.errors import InputError
 
 MR_SMALL = get_testdata_file("MR_small.dcm")
@@ -226,3 +227,41 @@ def test_bad_nifti_raises_input_error_naming_it(tmp_path, make, problem):
     with pytest.raises(InputError, match=re.escape(problem)) as err:
         LoadImaged("image", reader=ValidatedNibabelReader)({"image": str(path)})
     assert str(err.value).startswith(str(path))
+
+
+NEITHER = "not a NIfTI (.nii, .nii.gz) or DICOM (.dcm, DICOM folder) image"
+
+
+def test_nifti_or_dicom_reader_reads_each_kind_as_its_own_reader(tmp_path, series_dir):
+    """LoadImaged with NiftiOrDicomReader, the project's one way to load a NIfTI or DICOM volume, gives what the
+    NIfTI and DICOM readers give: the same arrays, affines and file names."""
+    nifti = _nifti(tmp_path / "a.nii.gz", NOISE)
+    load = LoadImaged("image", reader=NiftiOrDicomReader, image_only=True)
+    for path, reader in ((nifti, ValidatedNibabelReader), (MR_SMALL, DicomReader), (series_dir, DicomReader)):
+        ours = load({"image": str(path)})["image"]
+        own = LoadImage(reader=reader, image_only=True)(str(path))
+        assert ours.dtype == own.dtype == torch.float32
+        np.testing.assert_array_equal(ours.numpy(), own.numpy())
+        np.testing.assert_array_equal(ours.affine.numpy(), own.affine.numpy())
+        assert ours.meta["filename_or_obj"] == str(path)
+    np.testing.assert_array_equal(load({"image": str(nifti)})["image"].numpy(), NOISE)
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: (p / "notes.txt").write_text("plain text") and p / "notes.txt", NEITHER),
+        (lambda p: (p / "scan.mha").write_bytes(b"\0" * 200) and p / "scan.mha", NEITHER),
+        (lambda p: (p / "x.dcm").write_text("plain text") and p / "x.dcm", "not a DICOM file"),
+        (lambda p: (p / "n.nii.gz").write_text("not nifti") and p / "n.nii.gz", "not a readable NIfTI"),
+        (lambda p: _nifti(p / "nan.nii", np.array([[[np.nan, 1.0], [np.inf, 0.0]]], np.float32)), "2 NaN or inf"),
+        (lambda p: p / "missing.nii.gz", "does not exist"),
+        (lambda p: p / "missing", "does not exist"),
+        (lambda p: (p / "e").mkdir() or p / "e", "folder is empty"),
+    ],
+)
+def test_nifti_or_dicom_reader_raises_input_error_naming_the_file(tmp_path, make, problem):
+    path = make(tmp_path)
+    with pytest.raises(InputError, match=re.escape(problem)) as err:  # not swallowed by LoadImage's fallback
+        LoadImaged("image", reader=NiftiOrDicomReader, image_only=True)({"image": str(path)})
+    assert str(err.value).startswith(f"{path}: ")

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 import torch
 from monai.data import MetaTensor
+from monai.transforms import LoadImage
 
+from mri_monai.denoising.noise import rician_noise
 from mri_monai.errors import InputError
 from mri_monai.metrics import foreground_mask, psnr_masked, ssim_masked
 from mri_monai.networks.multiscale_fusion import MultiScaleFusionNet
@@ -26,12 +28,7 @@ from mri_monai.super_resolution.degrade import (
     degrade_resolution,
     low_resolution_affine,
 )
-from mri_monai.super_resolution.transforms import (
-    EnsureVolumed,
-    InterpolateToGrid,
-    InterpolateToGridd,
-    high_resolution_affine,
-)
+from mri_monai.super_resolution.transforms import InterpolateToGrid, InterpolateToGridd, high_resolution_affine
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brain_mri_super_resolution"
@@ -92,6 +89,20 @@ def test_noise_levels_and_determinism():
         check_scale((1, 1.5, 2))
     with pytest.raises(ValueError, match="noise"):
         degrade_resolution(hr, (1, 1, 2), noise="poisson")
+
+
+def test_rician_degradation_is_the_denoising_noise_model():
+    """The LR noise is :func:`rician_noise` (same draws for the same generator); Gaussian noise is its real part."""
+    hr = _image((12, 10, 16)) * 100
+    noiseless = degrade_resolution(hr, (1, 1, 2), noise_level=0.0)
+    sigma = 0.03 * float(noiseless.max())
+    for seed in (0, 7):
+        lr = degrade_resolution(hr, (1, 1, 2), 0.03, "rician", torch.Generator().manual_seed(seed))
+        expected = rician_noise(noiseless.as_tensor(), sigma, torch.Generator().manual_seed(seed))
+        assert torch.equal(lr.as_tensor(), expected)
+        lr = degrade_resolution(hr, (1, 1, 2), 0.03, "gaussian", torch.Generator().manual_seed(seed))
+        n = torch.randn((2, *noiseless.shape), generator=torch.Generator().manual_seed(seed)) * sigma
+        assert torch.equal(lr.as_tensor(), noiseless.as_tensor() + n[0])
 
 
 def test_randomised_slice_profile_and_noise_level():
@@ -167,15 +178,6 @@ def test_separable_ssim_equals_monai_ssim(shape):
     )
     inner = mask[(slice(None), *[slice(5, n - 5) for n in shape[1:]])]
     assert ssim_masked(image, ref, mask) == pytest.approx(float(full[0][inner].mean()), abs=1e-5)
-
-
-def test_ensure_volume():
-    slice_2d = MetaTensor(torch.rand(1, 6, 5), affine=torch.as_tensor(AFFINE))
-    out = EnsureVolumed("image")({"image": slice_2d})["image"]
-    assert out.shape == (1, 6, 5, 1) and np.allclose(out.affine.numpy(), AFFINE)
-    for bad in (torch.rand(3, 6, 5, 4), torch.rand(1, 4, 4, 4, 4)):
-        with pytest.raises(InputError, match="one 3D volume"):
-            EnsureVolumed("image")({"image": bad})
 
 
 @pytest.mark.parametrize("spatial_dims, shape", [(3, (9, 16, 7)), (2, (17, 10))])
@@ -326,6 +328,46 @@ def test_bad_input_exits_non_zero_with_nothing_written(tmp_path, bundle, postfix
     result = _bundle_inference(bundle, roi, tmp_path / "data", tmp_path / "out")
     assert result.returncode != 0 and "InputError" in result.stderr and "bad.nii.gz" in result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
+
+
+@pytest.mark.parametrize("low_resolution", [False, True], ids=["hr_input", "lr_input"])
+@pytest.mark.parametrize("bundle", [BUNDLE, SRGAN_BUNDLE], ids=["multiscale_fusion", "srgan"])
+def test_inference_postprocessing_restores_the_input_units_on_the_hr_grid(tmp_path, bundle, low_resolution):
+    """The inference configs divide by the 99th percentile before the network and Invertd multiplies back after
+    it, through the degradation and interpolation (they keep the record of the scaling); the output keeps the HR
+    grid. The network is left out: ``pred`` is the (scaled) cubic interpolation on the HR grid."""
+    from monai.bundle import ConfigParser
+
+    from mri_monai.data.readers import NiftiOrDicomReader
+
+    data = tmp_path / "data"
+    data.mkdir()
+    volume = (torch.rand(12, 10, 16, generator=torch.Generator().manual_seed(3)) * 500).numpy()
+    nib.save(nib.Nifti1Image(volume, AFFINE), data / "scan.nii.gz")
+    _write_datalist(data, ["scan.nii.gz"])
+    parser = ConfigParser()
+    parser.read_config(str(bundle / "configs" / "inference.json"))
+    parser.update({"bundle_root": str(bundle), "dataset_dir": str(data), "input_is_low_resolution": low_resolution})
+    item = parser.get_parsed_content("preprocessing")(parser.get_parsed_content("data")[0])
+    hr_grid = "cubic" if bundle == SRGAN_BUNDLE else "image"
+    item["pred"] = item[hr_grid].clone()
+    factor = float(np.percentile(volume, parser.get_parsed_content("intensity_percentile")))
+    hr_input = item[hr_grid].numpy() * factor
+    out = parser.get_parsed_content("postprocessing")
+    restore = [t for t in out.transforms if type(t).__name__ in ("Invertd", "CopyGeometryd")]
+    for t in restore:
+        item = t(item)
+    loaded = LoadImage(reader=NiftiOrDicomReader, image_only=True)(data / "scan.nii.gz").numpy()
+    np.testing.assert_allclose(item["pred"].numpy(), hr_input, rtol=1e-6)
+    np.testing.assert_allclose(item[hr_grid].numpy(), hr_input, rtol=1e-6)
+    # the geometry of the written output; the SRGAN's cubic and label end with the LR input's meta (Invertd gives
+    # each key the meta of "image"), used only for the figure's file name
+    if low_resolution:
+        assert item["pred"].shape[1:] == (12, 10, 32)
+        assert np.allclose(item["pred"].affine.numpy(), high_resolution_affine(AFFINE, (1, 1, 2)).numpy())
+    else:
+        np.testing.assert_allclose(item["label"].numpy()[0], loaded, rtol=1e-6)
+        assert item["pred"].shape[1:] == (12, 10, 16) and np.allclose(item["pred"].affine.numpy(), AFFINE)
 
 
 def _chain(error: BaseException | None):

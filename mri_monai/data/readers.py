@@ -411,16 +411,19 @@ class ValidatedNibabelReader(NibabelReader):
 class NiftiOrDicomReader(ImageReader):
     """A MONAI image reader for NIfTI files and DICOM files or series folders, chosen by the name.
 
-    ``.nii``/``.nii.gz`` files go to :class:`ValidatedNibabelReader`, anything else (a
-    ``.dcm`` file, a file with the DICOM preamble, a series folder) to :class:`DicomReader`;
-    both raise :class:`~mri_monai.errors.InputError` for bad inputs. (``LoadImage`` given several readers tries the
-    last one first without looking at the suffix, so one dispatching reader is needed.)
+    The project's one way to load a NIfTI or DICOM volume: give it to ``LoadImage``/``LoadImaged`` (in a bundle
+    config, ``"reader": "mri_monai.data.readers.NiftiOrDicomReader"``). ``.nii``/``.nii.gz`` files go to
+    :class:`ValidatedNibabelReader`, anything else (a ``.dcm`` file, a file with the DICOM preamble, a series
+    folder) to :class:`DicomReader`; both raise :class:`~mri_monai.errors.InputError` for bad inputs, and an
+    existing file that is neither is refused the same way. (``LoadImage`` given several readers tries the last one
+    first without looking at the suffix, so one dispatching reader is needed.)
 
-    Array and meta dict: those of the chosen reader (RAS affine).
+    Array and meta dict: those of the chosen reader (RAS affine), without a channel axis.
 
     Example::
 
         image = LoadImage(reader=NiftiOrDicomReader, image_only=True)("sub-000/MR_small.dcm")
+        d = LoadImaged("image", reader=NiftiOrDicomReader, image_only=True)({"image": "t1.nii.gz"})
     """
 
     def __init__(self) -> None:
@@ -443,4 +446,7 @@ class NiftiOrDicomReader(ImageReader):
     def get_data(self, img: tuple[ImageReader, Any]) -> tuple[np.ndarray, dict]:
         """Read the image with the recorded reader; return its array and meta dict."""
         reader, pending = img
+        for name in pending.names:
+            if os.path.isfile(name) and not self.verify_suffix(name):
+                raise InputError(name, "not a NIfTI (.nii, .nii.gz) or DICOM (.dcm, DICOM folder) image")
         return reader.get_data(pending)

@@ -1,5 +1,9 @@
-"""Dictionary transforms around an image-to-image network: loading NIfTI or DICOM, input checks, and invertible
-intensity scaling."""
+"""Dictionary transforms around an image-to-image network: input checks and invertible intensity scaling.
+
+NIfTI and DICOM images are loaded with MONAI's ``LoadImaged`` and
+:class:`~mri_monai.data.readers.NiftiOrDicomReader`; :class:`CheckImaged` then refuses what a network cannot be run
+on, and :class:`ScaleByPercentiled` divides by a percentile, undone by ``Invertd`` (or its ``inverse``).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,14 @@ from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import torch
-from monai.config import DtypeLike, KeysCollection
+from monai.config import KeysCollection
 from monai.data import MetaTensor
-from monai.transforms import InvertibleTransform, LoadImage, MapTransform
+from monai.transforms import InvertibleTransform, MapTransform
 from monai.utils import ImageMetaKey, TraceKeys
 
-from mri_monai.data.readers import DicomReader, ValidatedNibabelReader
 from mri_monai.errors import InputError
 
-__all__ = ["CheckImaged", "LoadMRImaged", "ScaleByPercentiled"]
+__all__ = ["CheckImaged", "ScaleByPercentiled"]
 
 
 def _source(img: torch.Tensor, key: Hashable) -> str:
@@ -24,59 +27,26 @@ def _source(img: torch.Tensor, key: Hashable) -> str:
     return str(meta.get(ImageMetaKey.FILENAME_OR_OBJ) or f"<{key}>")
 
 
-class LoadMRImaged(MapTransform):
-    """Load NIfTI or DICOM images, each with the project's reader for its kind, as channel-less MetaTensors.
-
-    DICOM (a folder, a ``.dcm`` file or a file with the DICOM preamble) is read by
-    :class:`~mri_monai.data.readers.DicomReader`, ``.nii``/``.nii.gz`` by
-    :class:`~mri_monai.data.readers.ValidatedNibabelReader`; both raise :class:`~mri_monai.errors.InputError` naming
-    the file for unreadable input, and any other file is refused the same way.
-
-    Args:
-        keys: keys of the file names (one file or DICOM folder per key).
-        dtype: data type of the loaded arrays.
-        allow_missing_keys: do not raise for missing keys.
-
-    Example::
-
-        d = LoadMRImaged("image")({"image": "MR_small.dcm"})  # d["image"]: MetaTensor (64, 64) with its affine
-    """
-
-    def __init__(self, keys: KeysCollection, dtype: DtypeLike = np.float32, allow_missing_keys: bool = False) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.dicom = LoadImage(reader=DicomReader, image_only=True, dtype=dtype)
-        self.nifti = LoadImage(reader=ValidatedNibabelReader, image_only=True, dtype=dtype)
-
-    def __call__(self, data: Mapping[Hashable, str]) -> dict[Hashable, torch.Tensor]:
-        """Replace each file name by its image."""
-        d = dict(data)
-        for key in self.key_iterator(d):
-            name = str(d[key])
-            if DicomReader().verify_suffix(name):
-                d[key] = self.dicom(name)
-            elif ValidatedNibabelReader().verify_suffix(name):
-                d[key] = self.nifti(name)
-            else:
-                raise InputError(name, "not a NIfTI (.nii, .nii.gz) or DICOM (.dcm, DICOM folder) image")
-        return d
-
-
 class CheckImaged(MapTransform):
     """Raise :class:`~mri_monai.errors.InputError`, naming the file, for images a network cannot be run on.
 
     Refused: a number of spatial dimensions not in ``spatial_dims``, a number of channels other than
     ``channels`` (e.g. a 4D NIfTI of several volumes), an empty image (a zero-size axis, or every voxel the same
-    value, e.g. all zero) and NaN or infinite values.
+    value, e.g. all zero) and NaN or infinite values. With ``as_volume``, an accepted 2D image (one slice, e.g. one
+    DICOM file) becomes a one-slice 3D volume for networks and transforms that need three spatial axes.
 
     Args:
         keys: keys of channel-first images (C, *spatial), e.g. after ``EnsureChannelFirstd``.
         spatial_dims: accepted numbers of spatial dimensions.
         channels: required number of channels (``None``: any).
+        as_volume: add a last spatial axis of length 1 to 2D images, (C, X, Y) -> (C, X, Y, 1); the affine is
+            unchanged, its third column being the slice normal times the slice thickness.
         allow_missing_keys: do not raise for missing keys.
 
     Example::
 
         CheckImaged("image", spatial_dims=(2, 3), channels=1)({"image": img})  # returns the item unchanged
+        CheckImaged("image", as_volume=True)({"image": slice_2d})["image"]  # (1, X, Y) -> (1, X, Y, 1)
     """
 
     def __init__(
@@ -84,14 +54,16 @@ class CheckImaged(MapTransform):
         keys: KeysCollection,
         spatial_dims: Sequence[int] = (2, 3),
         channels: int | None = 1,
+        as_volume: bool = False,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.spatial_dims = tuple(int(s) for s in spatial_dims)
         self.channels = channels
+        self.as_volume = as_volume
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        """Check every key; return the item unchanged."""
+        """Check every key; return the item unchanged (2D images with a slice axis added, with ``as_volume``)."""
         d = dict(data)
         for key in self.key_iterator(d):
             img = d[key]
@@ -118,6 +90,8 @@ class CheckImaged(MapTransform):
                 raise InputError(source, f"image contains {bad} NaN or infinite value(s)")
             if bool(values.max() == values.min()):
                 raise InputError(source, f"image is empty: every voxel equals {float(values.max()):g}")
+            if self.as_volume and len(spatial) == 2:
+                d[key] = img.unsqueeze(-1)
         return d
 
 

@@ -1,5 +1,5 @@
-"""Super-resolution: low-resolution images from high-resolution ones, interpolation onto the HR grid, intensity
-transforms and the SRGAN content loss.
+"""Super-resolution: low-resolution images from high-resolution ones, interpolation onto the HR grid, the SRGAN
+content loss. Input checks and intensity scaling: :mod:`mri_monai.data.transforms`.
 
 The PNG figures (also used by translation) are shared: :mod:`mri_monai.comparison_figures`; the metrics inside the
 foreground (``psnr_masked``, ``ssim_masked``, ``sharpness_masked``, the case score ``super_resolution_scores``):
@@ -8,11 +8,4 @@ foreground (``psnr_masked``, ``ssim_masked``, ``sharpness_masked``, the case sco
 
 from .degrade import DegradeResolution, DegradeResolutiond, degrade_resolution
 from .losses import GradientDifferenceLoss, SuperResolutionContentLoss
-from .transforms import (
-    CopyGeometryd,
-    EnsureVolumed,
-    InterpolateToGrid,
-    InterpolateToGridd,
-    NormalizeToPercentiled,
-    RestoreIntensityd,
-)
+from .transforms import CopyGeometryd, InterpolateToGrid, InterpolateToGridd

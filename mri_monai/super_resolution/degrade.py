@@ -30,6 +30,8 @@ from monai.transforms import MapTransform, RandomizableTransform
 from monai.utils import ImageMetaKey, MetaKeys
 from scipy.ndimage import gaussian_filter1d
 
+from mri_monai.denoising.noise import rician_noise
+
 __all__ = [
     "DegradeResolution",
     "DegradeResolutiond",
@@ -106,11 +108,13 @@ def degrade_resolution(
     """Blur with the slice profile, downsample and add noise.
 
     Args:
-        image: HR image (C, *spatial); a :class:`~monai.data.MetaTensor` gives a MetaTensor with the LR affine.
+        image: HR image (C, *spatial); a :class:`~monai.data.MetaTensor` gives a MetaTensor with the LR affine (and
+            the input's ``applied_operations``, so ``Invertd`` can still undo what was done before).
         scale: one integer reduction factor per spatial axis (see :func:`check_scale`).
         noise_level: noise standard deviation (per component for Rician noise) as a fraction of the LR maximum;
             0 adds no noise.
-        noise: ``"rician"`` (magnitude of complex Gaussian noise) or ``"gaussian"``.
+        noise: ``"rician"`` (magnitude of complex Gaussian noise, :func:`~mri_monai.denoising.noise.rician_noise`)
+            or ``"gaussian"``.
         generator: random generator of the noise (``None``: torch's global one).
         relative_fwhm: FWHM of the Gaussian slice profile as a fraction of the new slice thickness (1: FWHM = slice
             thickness, e.g. 2 mm for x2 from 1 mm; 1.25: 2.5 mm).
@@ -138,12 +142,14 @@ def degrade_resolution(
     lr = torch.from_numpy(np.ascontiguousarray(array[tuple(index)]))
     if noise_level > 0 and lr.numel():
         sigma = noise_level * float(lr.max())
-        n = torch.randn((2, *lr.shape), generator=generator, dtype=lr.dtype) * sigma
-        lr = torch.sqrt((lr + n[0]) ** 2 + n[1] ** 2) if noise == "rician" else lr + n[0]
+        if noise == "rician":
+            lr = rician_noise(lr, sigma, generator)
+        else:  # the real part of the same draw as rician_noise's: one seed gives the same n[0] for both types
+            lr = lr + torch.randn((2, *lr.shape), generator=generator, dtype=lr.dtype)[0] * sigma
     if isinstance(image, MetaTensor):
         meta = dict(image.meta)
         meta[MetaKeys.AFFINE] = low_resolution_affine(image.affine, scale)
-        lr = MetaTensor(lr, meta=meta)
+        lr = MetaTensor(lr, meta=meta, applied_operations=list(image.applied_operations))
     return lr.to(image.device)
 
 

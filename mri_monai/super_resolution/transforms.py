@@ -1,4 +1,7 @@
-"""Transforms of the super-resolution pipeline: input checks, intensity scaling, interpolation onto the HR grid.
+"""Transforms of the super-resolution pipeline: interpolation onto the HR grid and back onto a reference grid.
+
+Input checks and the invertible intensity scaling are the shared :class:`~mri_monai.data.transforms.CheckImaged`
+(``as_volume=True``: a 2D slice becomes a one-slice volume) and :class:`~mri_monai.data.transforms.ScaleByPercentiled`.
 
 The network of ``brain_mri_super_resolution`` works on the low-resolution (LR) image interpolated onto the
 high-resolution (HR) grid. :class:`InterpolateToGrid` makes that input with cubic B-spline (``order=3``, the "cubic"
@@ -15,20 +18,15 @@ import torch
 from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
-from monai.utils import ImageMetaKey, MetaKeys, ensure_tuple_rep
+from monai.utils import MetaKeys, ensure_tuple_rep
 from scipy.ndimage import affine_transform
-
-from mri_monai.errors import InputError
 
 from .degrade import check_scale
 
 __all__ = [
     "CopyGeometryd",
-    "EnsureVolumed",
     "InterpolateToGrid",
     "InterpolateToGridd",
-    "NormalizeToPercentiled",
-    "RestoreIntensityd",
     "high_resolution_affine",
 ]
 
@@ -48,7 +46,8 @@ class InterpolateToGrid(Transform):
 
     Shapes:
         input: (C, *lr_spatial); output: (C, *spatial_size), by default ``lr_spatial * scale``. A MetaTensor input
-        gives a MetaTensor with the HR affine (:func:`high_resolution_affine`), unless ``affine`` is given.
+        gives a MetaTensor with the HR affine (:func:`high_resolution_affine`), unless ``affine`` is given, and the
+        input's ``applied_operations`` (``Invertd`` can still undo the intensity scaling done before).
         Values beyond the last LR voxel repeat the edge.
 
     Example::
@@ -81,7 +80,7 @@ class InterpolateToGrid(Transform):
             meta = dict(img.meta)
             meta[MetaKeys.AFFINE] = high_resolution_affine(img.affine, scale) if affine is None else affine
             meta[MetaKeys.SPATIAL_SHAPE] = np.asarray(size)
-            result = MetaTensor(result, meta=meta)
+            result = MetaTensor(result, meta=meta, applied_operations=list(img.applied_operations))
         return result.to(img.device)
 
 
@@ -160,102 +159,4 @@ class CopyGeometryd(MapTransform):
             if any(n < m for n, m in zip(img.shape[1:], size, strict=True)):
                 raise ValueError(f"{key} of spatial shape {tuple(img.shape[1:])} is smaller than {self.ref_key} {size}")
             d[key] = MetaTensor(img[(slice(None), *(slice(0, m) for m in size))], meta=dict(ref.meta))
-        return d
-
-
-class EnsureVolumed(MapTransform):
-    """Check that each image is one 3D volume; a single 2D slice (one DICOM file) becomes a one-slice volume.
-
-    Args:
-        keys: keys of channel-first images.
-        allow_missing_keys: do not raise for missing keys.
-
-    Shapes:
-        input: (1, X, Y, Z) or (1, X, Y); output: (1, X, Y, Z) (``Z = 1`` for a slice; the affine is unchanged, its
-        third column being the slice normal times the slice thickness).
-
-    Raises:
-        InputError: more than one channel (4D time series, several echoes) or not 2 or 3 spatial dimensions.
-    """
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        """Check every key; add the slice axis to 2D images."""
-        d = dict(data)
-        for key in self.key_iterator(d):
-            img = d[key]
-            source = getattr(img, "meta", {}).get(ImageMetaKey.FILENAME_OR_OBJ, key)
-            if img.ndim not in (3, 4) or img.shape[0] != 1:
-                shape = tuple(img.shape[1:]) if img.ndim else ()
-                raise InputError(
-                    source,
-                    f"expected one 3D volume (or a 2D slice), got {img.shape[0] if img.ndim else 0} channel(s) of "
-                    f"spatial shape {shape}: split 4D series first",
-                )
-            if img.ndim == 3:
-                d[key] = img.unsqueeze(-1)
-        return d
-
-
-class NormalizeToPercentiled(MapTransform):
-    """Divide images by a percentile of a reference image; keep the factor to restore the intensities later.
-
-    Args:
-        keys: keys of the images to scale.
-        ref_key: key of the image whose percentile is the factor.
-        percentile: the percentile (0-100) of the reference's voxels.
-        factor_key: key under which the factor is stored.
-        allow_missing_keys: do not raise for missing keys.
-
-    Raises:
-        InputError: the reference's percentile is not positive (an all-zero image).
-    """
-
-    def __init__(
-        self,
-        keys: KeysCollection,
-        ref_key: str = "image",
-        percentile: float = 99.0,
-        factor_key: str = "intensity_scale",
-        allow_missing_keys: bool = False,
-    ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.ref_key = ref_key
-        self.percentile = float(percentile)
-        self.factor_key = factor_key
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        """Scale every key by ``1 / percentile(data[ref_key])``; store the factor under ``factor_key``."""
-        d = dict(data)
-        ref = d[self.ref_key]
-        factor = float(np.percentile(np.asarray(ref.detach().cpu(), dtype=np.float32), self.percentile))
-        if not factor > 0:
-            source = getattr(ref, "meta", {}).get(ImageMetaKey.FILENAME_OR_OBJ, self.ref_key)
-            raise InputError(source, f"image has no signal (its {self.percentile:g}th percentile is {factor:g})")
-        for key in self.key_iterator(d):
-            d[key] = d[key] / factor
-        d[self.factor_key] = factor
-        return d
-
-
-class RestoreIntensityd(MapTransform):
-    """Multiply images by the factor that :class:`NormalizeToPercentiled` stored, back to the input's units.
-
-    Keys holding ``None`` (an engine's ``label`` when there is no reference) are left as they are.
-
-    Args:
-        keys: keys of the images to restore.
-        factor_key: key of the stored factor.
-        allow_missing_keys: do not raise for missing keys.
-    """
-
-    def __init__(self, keys: KeysCollection, factor_key: str = "intensity_scale", allow_missing_keys: bool = False):
-        super().__init__(keys, allow_missing_keys)
-        self.factor_key = factor_key
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        """Multiply every key by ``data[factor_key]``."""
-        d = dict(data)
-        for key in self.key_iterator(d):
-            if d[key] is not None:
-                d[key] = d[key] * float(d[self.factor_key])
         return d

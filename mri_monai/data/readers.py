@@ -446,6 +446,7 @@ class NiftiOrDicomReader(ImageReader):
     def get_data(self, img: tuple[ImageReader, Any]) -> tuple[np.ndarray, dict]:
         """Read the image with the recorded reader; return its array and meta dict."""
         reader, pending = img
+        # checked here, not in ``read``: ``LoadImage`` catches errors from ``read`` and tries its other readers
         for name in pending.names:
             if os.path.isfile(name) and not self.verify_suffix(name):
                 raise InputError(name, "not a NIfTI (.nii, .nii.gz) or DICOM (.dcm, DICOM folder) image")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nibabel as nib
-import numpy as np
 import pytest
 import torch
 from ignite.engine import Engine, Events
@@ -25,9 +23,7 @@ from mri_monai.engines import (
     resume_loader,
     threads_from_environment,
 )
-from mri_monai.errors import InputError
 from mri_monai.generative import (
-    check_volumes,
     dcgan_init,
     generator_direction,
     seeded_latents,
@@ -182,18 +178,6 @@ def test_unpaired_reference_images_halves(n, first, second):
     assert unpaired_reference_images(entries, transform, "x", 1) == [10 * i for i in second]
     with pytest.raises(ValueError):
         unpaired_reference_images(entries, transform, "x", 2)
-
-
-def test_check_volumes_optional_keys(tmp_path):
-    good, flat = tmp_path / "good.nii.gz", tmp_path / "flat.nii.gz"
-    nib.save(nib.Nifti1Image(np.ones((4, 4, 4), np.float32), np.eye(4)), good)
-    nib.save(nib.Nifti1Image(np.ones((4, 4), np.float32), np.eye(4)), flat)
-    entries = [{"t1w": str(good), "t2w": str(good)}, {"t1w": str(good)}]
-    check_volumes(entries, ["t1w"], optional_keys=["t2w"])  # the second entry has no reference: fine
-    with pytest.raises(InputError, match="lacks key"):
-        check_volumes(entries, ["t1w", "t2w"])
-    with pytest.raises(InputError, match="flat"):
-        check_volumes([{"t1w": str(good), "t2w": str(flat)}], ["t1w"], optional_keys=["t2w"])
 
 
 def test_seeded_latents_slice_items_and_dcgan_init_device():

@@ -1,18 +1,20 @@
 """The shared transforms around image-to-image networks: input checks and invertible percentile scaling.
 
 Denoising scales by the 99.5th percentile, both super-resolution bundles by the 99th; a 2D slice becomes a one-slice
-volume for the 3D super-resolution networks (``CheckImaged(as_volume=True)``).
+volume for the 3D super-resolution networks (``CheckImaged(as_volume=True)``); ``check_volumes`` checks every file
+of a datalist before a run writes anything (the translation bundle).
 """
 
 from __future__ import annotations
 
+import nibabel as nib
 import numpy as np
 import pytest
 import torch
 from monai.data import MetaTensor
 from monai.transforms import Invertd
 
-from mri_monai.data.transforms import CheckImaged, ScaleByPercentiled
+from mri_monai.data.transforms import CheckImaged, ScaleByPercentiled, check_volumes
 from mri_monai.errors import InputError
 
 AFFINE = np.array([[0.0, 0.0, 1.0, -30.0], [-1.0, 0.0, 0.0, 40.0], [0.0, 1.2, 0.0, -10.0], [0.0, 0.0, 0.0, 1.0]])
@@ -89,3 +91,63 @@ def test_check_image_makes_a_slice_a_one_slice_volume():
     assert CheckImaged("image", as_volume=True)({"image": volume})["image"] is volume
     with pytest.raises(InputError, match="expected a 3D image, got 2 spatial dimensions"):
         CheckImaged("image", spatial_dims=[3], as_volume=True)({"image": slice_2d})
+
+
+def _nifti(path, array) -> str:
+    nib.save(nib.Nifti1Image(np.asarray(array, dtype=np.float32), np.eye(4)), str(path))
+    return str(path)
+
+
+def _volume(*shape: int) -> np.ndarray:
+    return np.random.default_rng(0).random(shape)
+
+
+def _with(array: np.ndarray, index: tuple, value: float) -> np.ndarray:
+    array[index] = value
+    return array
+
+
+def test_check_volumes_accepts_single_contrast_volumes_and_optional_keys(tmp_path):
+    volume = _nifti(tmp_path / "volume.nii.gz", _volume(8, 8, 4))
+    one_channel = _nifti(tmp_path / "one_channel.nii.gz", _volume(8, 8, 4, 1))  # (X, Y, Z, 1) is one volume
+    entries = [{"t1w": volume, "t2w": one_channel}, {"t1w": one_channel}]
+    check_volumes(entries, ["t1w"], optional_keys=["t2w"])  # the second entry has no reference: fine
+    with pytest.raises(InputError, match=r"lacks key 't2w'"):
+        check_volumes(entries, ["t1w", "t2w"])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("two.nii.gz", _volume(8, 8, 4, 2), r"expected 1 channel\(s\), got 2 .*several volumes"),
+        ("flat.nii.gz", _volume(8, 8), "expected a 3D image, got 2 spatial dimensions"),
+        ("five_d.nii.gz", _volume(8, 8, 4, 1, 2), "expected a 3D image, got 4 spatial dimensions"),
+        ("nan.nii.gz", _with(_volume(8, 8, 4), (0, 0, 0), np.nan), "1 NaN or infinite value"),
+        ("inf.nii.gz", _with(_volume(8, 8, 4), (1, 2, 3), -np.inf), "1 NaN or infinite value"),
+        ("zeros.nii.gz", np.zeros((8, 8, 4)), "image is empty: every voxel equals 0"),
+        ("broken.nii.gz", b"not a nifti", "not a readable NIfTI image"),
+        ("notes.txt", b"a scan", r"not a NIfTI \(.nii, .nii.gz\) or DICOM"),
+        ("absent.nii.gz", None, "file does not exist"),
+    ],
+)
+@pytest.mark.parametrize("optional", [False, True])
+def test_check_volumes_refuses_naming_the_file(tmp_path, name, content, problem, optional):
+    good = _nifti(tmp_path / "good.nii.gz", _volume(8, 8, 4))
+    bad = tmp_path / name
+    if isinstance(content, bytes):
+        bad.write_bytes(content)
+    elif content is not None:
+        _nifti(bad, content)
+    entries = [{"t1w": good}, {"t1w": good, "t2w": str(bad)}] if optional else [{"t1w": good}, {"t1w": str(bad)}]
+    with pytest.raises(InputError, match=problem) as err:
+        check_volumes(entries, ["t1w"], optional_keys=["t2w"])
+    assert str(err.value).startswith(f"{bad}: ")
+
+
+def test_check_volumes_refuses_an_empty_list_and_a_missing_key(tmp_path):
+    with pytest.raises(InputError, match=r"^<datalist>: no cases to process"):
+        check_volumes([], ["t1w"])
+    good = _nifti(tmp_path / "good.nii.gz", _volume(8, 8, 4))
+    with pytest.raises(InputError, match=r"datalist item lacks key 't1w'") as err:
+        check_volumes([{"t1w": good}, {"t2w": good}], ["t1w"])
+    assert str(err.value).startswith(str({"t2w": good}))

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
+from ignite.handlers import EMAHandler, ProgressBar
+from monai.bundle import ConfigParser
 from monai.data import DistributedSampler
 from monai.engines import SupervisedTrainer
 from monai.handlers import CheckpointLoader, CheckpointSaver, LrScheduleHandler, StatsHandler, ValidationHandler
@@ -107,6 +109,31 @@ def test_rank_zero_handlers(rank):
     assert distributed.rank_zero_handlers(handlers, every_rank=[]) == []
     assert distributed.rank_zero_handlers(handlers, every_rank=[StatsHandler]) == [stats]
     assert distributed.rank_zero_handlers(None) == []
+
+
+def test_translation_schedules_step_on_every_rank(one_rank, rank):
+    """DDP averages the gradients but each rank's optimizers apply their own learning rates: every rank steps the
+    schedules, else the ranks' weights diverge after the first decay; rank 0 alone averages (EMA), saves and logs."""
+    dist.init_process_group("gloo")  # the checkpoint savers ask the process group for the rank
+    configs = ROOT / "bundles" / "brain_mri_t1_t2_translation" / "configs"
+    parser = ConfigParser()
+    parser.read_config([str(configs / "train.json"), str(configs / "multi_gpu_train.json")])
+    rank(1)
+    handlers = parser.get_parsed_content("train#trainer#train_handlers", lazy=False)
+    assert [type(h) for h in handlers] == [LrScheduleHandler, LrScheduleHandler]
+    schedulers = {id(parser.get_parsed_content(k)) for k in ("g_lr_scheduler", "d_lr_scheduler")}
+    assert {id(h.lr_scheduler) for h in handlers} == schedulers
+    rank(0)
+    handlers = parser.get_parsed_content("train#trainer#train_handlers", lazy=False)
+    assert [type(h) for h in handlers] == [
+        EMAHandler,
+        CheckpointSaver,
+        CheckpointSaver,
+        LrScheduleHandler,
+        LrScheduleHandler,
+        StatsHandler,
+        ProgressBar,
+    ]
 
 
 def test_quiet_other_ranks(rank):

@@ -1,12 +1,11 @@
-"""Translation helpers: bidirectional generator, unpaired datalists, input checks, baselines and metrics; the bundle's
-inference figures."""
+"""Translation helpers: bidirectional generator, unpaired datalists, baselines and metrics; the bundle's inference
+figures."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pytest
 import torch
@@ -14,13 +13,11 @@ from matplotlib.image import imread
 from monai.bundle import ConfigParser
 
 from mri_monai.bundle_run import run_bundle
-from mri_monai.errors import InputError
 from mri_monai.generative import (
     BidirectionalGenerator,
     InvertedHistogramMatching,
     SliceTranslator,
     TranslationEvaluation,
-    check_volumes,
     unpaired_datalist,
 )
 from mri_monai.metrics import mutual_information, translation_metrics
@@ -66,36 +63,6 @@ def test_unpaired_datalist_never_pairs_a_subject_with_itself():
         assert len(unpaired_datalist(entries[:1], "t1w", "t2w")) == 1
     with pytest.raises(ValueError, match="empty"):
         unpaired_datalist([], "t1w", "t2w")
-
-
-def _save(path, array):
-    nib.save(nib.Nifti1Image(np.asarray(array, dtype=np.float32), np.eye(4)), str(path))
-    return str(path)
-
-
-def test_check_volumes_names_the_bad_file(tmp_path):
-    good = _save(tmp_path / "good.nii.gz", np.random.rand(8, 8, 4))
-    check_volumes([{"t1w": good}], ["t1w"])
-    two_contrasts = _save(tmp_path / "two.nii.gz", np.random.rand(8, 8, 4, 2))
-    flat = _save(tmp_path / "flat.nii.gz", np.random.rand(8, 8))
-    nan = np.random.rand(8, 8, 4)
-    nan[0, 0, 0] = np.nan
-    nan_file = _save(tmp_path / "nan.nii.gz", nan)
-    broken = tmp_path / "broken.nii.gz"
-    broken.write_bytes(b"not a nifti")
-    for path, message in [
-        (two_contrasts, "one contrast per file"),
-        (flat, "a 3D volume"),
-        (nan_file, "NaN"),
-        (str(broken), "not a readable NIfTI"),
-    ]:
-        with pytest.raises(InputError, match=message) as info:
-            check_volumes([{"t1w": good}, {"t1w": path}], ["t1w"])
-        assert path in str(info.value)
-    with pytest.raises(InputError, match="lacks key"):
-        check_volumes([{"t2w": good}], ["t1w"])
-    with pytest.raises(InputError, match="no cases"):
-        check_volumes([], ["t1w"])
 
 
 def test_inverted_histogram_matching_reverses_order_and_matches_the_reference():

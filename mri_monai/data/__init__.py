@@ -8,5 +8,5 @@ from .mni import MNI_NOTICE, TissueMaps, load_tissue_maps
 from .readers import DicomReader, FastMRIH5Reader, NiftiOrDicomReader, ValidatedNibabelReader
 from .realistic_tumour import RealisticLesions, make_realistic_tumour_subject
 from .subject import CONTRASTS, TISSUE_LABELS, SyntheticSubject, bias_field, make_subject
-from .transforms import CheckImaged, ScaleByPercentiled
+from .transforms import CheckImaged, ScaleByPercentiled, check_volumes
 from .tumour import ED, ET, NCR, random_tumour

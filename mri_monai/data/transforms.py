@@ -3,6 +3,7 @@
 NIfTI and DICOM images are loaded with MONAI's ``LoadImaged`` and
 :class:`~mri_monai.data.readers.NiftiOrDicomReader`; :class:`CheckImaged` then refuses what a network cannot be run
 on, and :class:`ScaleByPercentiled` divides by a percentile, undone by ``Invertd`` (or its ``inverse``).
+:func:`check_volumes` runs the same check over every file of a datalist before a run writes anything.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import numpy as np
 import torch
 from monai.config import KeysCollection
 from monai.data import MetaTensor
-from monai.transforms import InvertibleTransform, MapTransform
+from monai.transforms import InvertibleTransform, LoadImage, MapTransform
 from monai.utils import ImageMetaKey, TraceKeys
 
+from mri_monai.data.readers import NiftiOrDicomReader
 from mri_monai.errors import InputError
 
-__all__ = ["CheckImaged", "ScaleByPercentiled"]
+__all__ = ["CheckImaged", "ScaleByPercentiled", "check_volumes"]
 
 
 def _source(img: torch.Tensor, key: Hashable) -> str:
@@ -93,6 +95,39 @@ class CheckImaged(MapTransform):
             if self.as_volume and len(spatial) == 2:
                 d[key] = img.unsqueeze(-1)
         return d
+
+
+def check_volumes(entries: Sequence[dict], keys: Sequence[str], optional_keys: Sequence[str] = ()) -> None:
+    """Check, before anything is written, that every file under ``keys`` is one readable, finite 3D volume.
+
+    Each file is loaded with :class:`~mri_monai.data.readers.NiftiOrDicomReader` (channel first) and checked with
+    :class:`CheckImaged` (``spatial_dims=(3,)``, ``channels=1``): accepted are files of shape (X, Y, Z) or
+    (X, Y, Z, 1), i.e. channel-first (1, X, Y, Z).
+
+    Args:
+        entries: datalist items (paths absolute, as ``load_decathlon_datalist`` returns them).
+        keys: keys of the images to check, in every entry.
+        optional_keys: keys checked in the entries that have them (e.g. a reference image), after ``keys``.
+
+    Raises:
+        InputError: naming the file (or the datalist item): empty list, missing key, unreadable file, NaN/Inf, an
+            empty image (every voxel the same value), or not a single-contrast 3D volume (a 2D image, or a 4D
+            file holding several contrasts or time points).
+
+    Example::
+
+        check_volumes(load_datalist_split("datalist.json", "test"), ["t1w"], optional_keys=["t2w"])
+    """
+    if not entries:
+        raise InputError("<datalist>", "no cases to process")
+    loader = LoadImage(reader=NiftiOrDicomReader, image_only=True, ensure_channel_first=True)
+    check = CheckImaged("image", spatial_dims=(3,), channels=1)
+    checks = [(entry, key) for entry in entries for key in keys]
+    checks += [(entry, key) for entry in entries for key in optional_keys if key in entry]
+    for entry, key in checks:
+        if key not in entry:
+            raise InputError(str(entry), f"datalist item lacks key {key!r}")
+        check({"image": loader(entry[key])})
 
 
 class ScaleByPercentiled(MapTransform, InvertibleTransform):

@@ -30,7 +30,6 @@ from .translation import (
     DIRECTIONS,
     BidirectionalGenerator,
     SliceTranslator,
-    check_volumes,
     generator_direction,
     source_key,
     target_key,

@@ -1,24 +1,21 @@
-"""Contrast translation helpers: bidirectional generator, unpaired datalists, slice-wise translation, input checks."""
+"""Contrast translation helpers: bidirectional generator, unpaired datalists, slice-wise translation.
+
+The pre-flight input check of its bundle: :func:`mri_monai.data.check_volumes`.
+"""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import torch
 from monai.inferers import SliceInferer
-from monai.transforms import LoadImage
 from torch import nn
-
-from mri_monai.data.readers import NiftiOrDicomReader
-from mri_monai.errors import InputError
 
 __all__ = [
     "DIRECTIONS",
     "BidirectionalGenerator",
     "SliceTranslator",
-    "check_volumes",
     "generator_direction",
     "source_key",
     "target_key",
@@ -212,29 +209,3 @@ def unpaired_reference_images(
     middle = (len(entries) + 1) // 2
     chosen = entries[:middle] if half == 0 else (entries[middle:] or entries)
     return [transform(d)[key] for d in chosen]
-
-
-def check_volumes(entries: Sequence[dict], keys: Sequence[str], optional_keys: Sequence[str] = ()) -> None:
-    """Check, before anything is written, that every file under ``keys`` is one readable, finite 3D volume.
-
-    Args:
-        entries: datalist items (paths absolute, as ``load_decathlon_datalist`` returns them).
-        keys: keys of the images to check.
-        optional_keys: keys checked in the entries that have them (e.g. a reference image), after ``keys``.
-
-    Raises:
-        InputError: empty list, missing key, unreadable file, NaN/Inf, or not a single-contrast 3D volume
-            (a 2D image, or a 4D file holding several contrasts or time points).
-    """
-    if not entries:
-        raise InputError("<datalist>", "no cases to process")
-    loader = LoadImage(reader=NiftiOrDicomReader, image_only=True)
-    checks = [(entry, key) for entry in entries for key in keys]
-    checks += [(entry, key) for entry in entries for key in optional_keys if key in entry]
-    for entry, key in checks:
-        if key not in entry:
-            raise InputError(str(entry), f"datalist item lacks key {key!r}")
-        shape = tuple(np.asarray(loader(entry[key]).shape))
-        if len(shape) != 3 and not (len(shape) == 4 and shape[3] == 1):
-            problem = "one contrast per file" if len(shape) == 4 else "a 3D volume"
-            raise InputError(entry[key], f"expected {problem} (X, Y, Z), got shape {shape}")

@@ -1,9 +1,9 @@
 """Tumour segmentation benchmark: Vox2Vox against its no-GAN ablation, MONAI's SegResNet and a threshold baseline.
 
 Quality: the bundle's own evaluation (``configs/evaluate.json`` of ``brats_mri_vox2vox_segmentation``, so the numbers
-are the ones its metadata and README report) on the test split of the demo data (``mri-monai make-data
-segmentation --subjects 20 --seed 0``, made in ``demo_data/segmentation``, the bundle default, when missing): Dice and
-HD95 (mm) of the BraTS regions, mean over the test subjects. Speed: seconds per 96 x 112 x 96 subject on one CPU
+are the ones its metadata and README report) on the test split of the bundle's data (``mri-monai make-data
+segmentation --subjects 40 --seed 0 --lesions realistic``, made in ``demo_data/segmentation``, the bundle default,
+when missing): Dice and HD95 (mm) of the BraTS regions, mean over the test subjects. Speed: seconds per 96 x 112 x 96 subject on one CPU
 thread (sliding windows of the bundle's ``roi_size``), and parameter counts. Prints both tables as markdown. With
 ``--figure PNG`` it also draws the hardest test case (lowest Vox2Vox mean Dice): the four contrasts, the ground truth,
 Vox2Vox and the thresholds. All data are SYNTHETIC.
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["OMP_NUM_THREADS"] = "1"  # also for the bundle's evaluate process
     data = Path(args.data)
     if not (data / "datalist.json").is_file():
-        make_task_data("segmentation", data, subjects=20, seed=0, progress=False)
+        make_task_data("segmentation", data, subjects=40, seed=0, progress=False, lesions="realistic")
 
     with tempfile.TemporaryDirectory() as tmp:
         summary = evaluation_summary(BUNDLE, data, Path(tmp) / "eval", overrides={"num_workers": "0"})

@@ -53,8 +53,17 @@ def find_bundles(bundles_dir: Path | None = None) -> list[Path]:
                      "of a clone of mri-monai")  # fmt: skip
 
 
-def ensure_demo_data(data_dir: Path, subjects: int, tasks: Iterable[str] = TASKS) -> dict[str, dict]:
+def ensure_demo_data(
+    data_dir: Path, subjects: int, tasks: Iterable[str] = TASKS, options: dict[str, dict] | None = None
+) -> dict[str, dict]:
     """Make the demo data of each of ``tasks`` under ``data_dir/<task>`` unless its datalist exists.
+
+    Args:
+        data_dir: parent folder of the task folders.
+        subjects: subjects per task.
+        tasks: ``make-data`` task names.
+        options: task -> ``make-data`` options (``make_task_data`` keywords, e.g. ``{"lesions": "realistic"}``)
+            for the tasks whose bundles were trained on other than the defaults.
 
     Returns:
         task -> {"datalist": path, "seconds": time spent making it (0 when it existed), "megabytes": size}.
@@ -65,7 +74,7 @@ def ensure_demo_data(data_dir: Path, subjects: int, tasks: Iterable[str] = TASKS
         datalist = folder / "datalist.json"
         started = time.time()
         if not datalist.is_file():
-            make_task_data(task, folder, subjects=subjects, seed=2026, overwrite=True)
+            make_task_data(task, folder, subjects=subjects, seed=2026, overwrite=True, **(options or {}).get(task, {}))
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
         made[task] = {"datalist": datalist, "seconds": time.time() - started, "megabytes": size}
     return made
@@ -105,6 +114,11 @@ def _figure(task: str, datalist: Path, out: Path) -> Path:
 
 def _bundle_task(bundle: Path) -> str:
     return json.loads((bundle / "configs" / "metadata.json").read_text())["mri_monai"]["data_task"]
+
+
+def _bundle_data_options(bundle: Path) -> dict:
+    """The ``make-data`` options of the bundle's data (metadata ``mri_monai.data_options``; none by default)."""
+    return json.loads((bundle / "configs" / "metadata.json").read_text())["mri_monai"].get("data_options", {})
 
 
 def _figures(run: BundleRun, limit: int = 2) -> list[Path]:
@@ -187,7 +201,8 @@ def run_demo(out: Path, data_dir: Path, subjects: int = 6, bundles_dir: Path | N
     bundles = find_bundles(bundles_dir)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    made = ensure_demo_data(data_dir, subjects, sorted({_bundle_task(b) for b in bundles}))
+    options = {_bundle_task(b): _bundle_data_options(b) for b in bundles if _bundle_data_options(b)}
+    made = ensure_demo_data(data_dir, subjects, sorted({_bundle_task(b) for b in bundles}), options)
     runs: dict[Path, list[BundleRun]] = {}
     progress = tqdm([(b, w) for b in bundles for w in WORKFLOWS], desc="demo", unit="run")
     for bundle, workflow in progress:

@@ -84,16 +84,17 @@ def smoke_overrides(bundle: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def task_data(tmp_path_factory):
-    """Tiny generated data per make-data task (3 subjects: one each for training, validation, test)."""
+    """Tiny generated data per make-data task and options (3 subjects: one each for training, validation, test)."""
     from mri_monai.data.tasks import make_task_data
 
-    made: dict[str, Path] = {}
+    made: dict[tuple, Path] = {}
 
-    def get(task: str) -> Path:
-        if task not in made:
+    def get(task: str, options: dict | None = None) -> Path:
+        key = (task, *sorted((options or {}).items()))
+        if key not in made:
             out = tmp_path_factory.mktemp(f"data_{task}")
-            made[task] = make_task_data(task, out / "d", subjects=3, seed=11, progress=False).parent
-        return made[task]
+            made[key] = make_task_data(task, out / "d", subjects=3, seed=11, progress=False, **(options or {})).parent
+        return made[key]
 
     return get
 
@@ -217,7 +218,7 @@ def test_check_properties(bundle, workflow, task_data, tmp_path):
         logging_file=str(bundle / "configs" / "logging.conf"),
         workflow_type=workflow,
         bundle_root=str(bundle),
-        dataset_dir=str(task_data(mri_block(bundle)["data_task"])),
+        dataset_dir=str(task_data(mri_block(bundle)["data_task"], mri_block(bundle).get("data_options"))),
         output_dir=str(tmp_path / "out"),
         ckpt_dir=str(tmp_path / "ckpt"),
     )
@@ -285,7 +286,7 @@ def test_torchscript_export(bundle, tmp_path):
 @bundle_param
 def test_train_and_infer_on_tiny_data(bundle, tmp_path, task_data):
     block = mri_block(bundle)
-    data = task_data(block["data_task"])
+    data = task_data(block["data_task"], block.get("data_options"))
     ckpt, out = tmp_path / "ckpt", tmp_path / "out"
     common = ["--dataset_dir", str(data), "--ckpt_dir", str(ckpt), *smoke_overrides(bundle)]
     shipped = torch.load(bundle / "models" / "model.pt", weights_only=True, map_location="cpu")
@@ -332,7 +333,7 @@ def check_inference_outputs(bundle: Path, data: Path, out: Path) -> None:
 @bundle_param
 def test_shipped_weights_beat_the_baseline(bundle, tmp_path, task_data):
     block = mri_block(bundle)
-    data = task_data(block["data_task"])
+    data = task_data(block["data_task"], block.get("data_options"))
     out = tmp_path / "eval"
     # a crash or a malformed summary fails the test, known failure or not
     run([sys.executable, *bundle_cmd(bundle, ["train.json", "evaluate.json"], "--dataset_dir", str(data),
@@ -363,7 +364,7 @@ def test_shipped_weights_beat_the_baseline(bundle, tmp_path, task_data):
 @bundle_param
 def test_torchrun_two_processes(bundle, tmp_path, task_data):
     block = mri_block(bundle)
-    data = task_data(block["data_task"])
+    data = task_data(block["data_task"], block.get("data_options"))
     ckpt = tmp_path / "ckpt"
     cmd = bundle_cmd(bundle, ["train.json", "multi_gpu_train.json"], "--dataset_dir", str(data),
                      "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "out"), "--epochs", "1",

@@ -13,6 +13,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from mri_monai import demo
 from mri_monai.bundle_run import bundle_command, run_bundle
 from mri_monai.cli import main
 from mri_monai.demo import run_demo
@@ -104,3 +105,26 @@ def test_demo_from_another_folder_runs_the_bundles_given(tmp_path, monkeypatch, 
     report = (work / "report" / "report.html").read_text()
     assert "good_bundle" in report and "my scans" in report
     assert "SYNTHETIC" not in report  # the data are not the project's: not called synthetic
+
+
+def test_demo_data_get_the_options_of_the_bundles_metadata(tmp_path, monkeypatch):
+    """A bundle trained on other than make-data's defaults (metadata ``mri_monai.data_options``) gets demo data made
+    with those options; the other tasks get the defaults."""
+    calls = {}
+
+    def fake_make(task, folder, **kwargs):
+        calls[task] = kwargs
+        folder.mkdir(parents=True)
+        (folder / "datalist.json").write_text("{}")
+        return folder / "datalist.json"
+
+    monkeypatch.setattr(demo, "make_task_data", fake_make)
+    bundles = tmp_path / "bundles"
+    seg, den = _toy_bundle(bundles, "seg_bundle", fails=False), _toy_bundle(bundles, "den_bundle", fails=False)
+    meta = {"version": "0.1.0", "mri_monai": {"data_task": "segmentation", "data_options": {"lesions": "realistic"}}}
+    (seg / "configs" / "metadata.json").write_text(json.dumps(meta))
+    options = {demo._bundle_task(b): demo._bundle_data_options(b) for b in (seg, den) if demo._bundle_data_options(b)}
+    assert options == {"segmentation": {"lesions": "realistic"}}
+    demo.ensure_demo_data(tmp_path / "data", 3, ["denoising", "segmentation"], options)
+    assert calls["segmentation"]["lesions"] == "realistic" and "lesions" not in calls["denoising"]
+    assert calls["segmentation"]["subjects"] == 3 and calls["segmentation"]["seed"] == 2026

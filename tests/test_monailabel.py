@@ -38,9 +38,9 @@ VENV = Path(os.environ.get("MONAILABEL_VENV", ROOT / ".venv-monailabel"))
 BUNDLE_DIR = Path(os.environ.get("MONAILABEL_TEST_BUNDLE", ROOT / "bundles" / "brats_mri_vox2vox_segmentation"))
 BUNDLE = BUNDLE_DIR.name
 BRATS_LABELS = {0, 1, 2, 4}
-# The shipped weights reach a whole-tumour Dice above 0.8 on the synthetic subjects; 0.7 leaves room for the subject.
-MIN_WHOLE_TUMOUR_DICE = 0.7
-SEED = 20260701  # subjects 20260701000..2: not among the demo data the weights were trained on (seed 0)
+MIN_WHOLE_TUMOUR_DICE = 0.65  # the 0.2.0 weights score 0.736 on this subject through the bundle's inference
+SEED = 20260702  # realistic lesions as the weights were trained on, not from their data (seed 0); the test subject
+# has all three tumour regions
 START_TIMEOUT = 180.0
 INFER_TIMEOUT = 600.0
 
@@ -128,9 +128,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # a copy, not a link: MONAI Label sets bundle_root to this folder, so bundle outputs stay out of the repository
     shutil.copytree(BUNDLE_DIR, app / "model" / BUNDLE, ignore=shutil.ignore_patterns("eval", "__pycache__"))
 
-    datalist = json.loads(
-        make_task_data("segmentation", work / "data", subjects=3, seed=SEED, progress=False).read_text()
-    )
+    made = make_task_data("segmentation", work / "data", subjects=3, seed=SEED, progress=False, lesions="realistic")
+    datalist = json.loads(made.read_text())
     entry = datalist["test"][0]
     studies = work / "studies"
     studies.mkdir()

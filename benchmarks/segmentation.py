@@ -3,10 +3,10 @@
 Quality: the bundle's own evaluation (``configs/evaluate.json`` of ``brats_mri_vox2vox_segmentation``, so the numbers
 are the ones its metadata and README report) on the test split of the bundle's data (``mri-monai make-data
 segmentation --subjects 40 --seed 0 --lesions realistic``, made in ``demo_data/segmentation``, the bundle default,
-when missing): Dice and HD95 (mm) of the BraTS regions, mean over the test subjects. Speed: seconds per 96 x 112 x 96 subject on one CPU
-thread (sliding windows of the bundle's ``roi_size``), and parameter counts. Prints both tables as markdown. With
-``--figure PNG`` it also draws the hardest test case (lowest Vox2Vox mean Dice): the four contrasts, the ground truth,
-Vox2Vox and the thresholds. All data are SYNTHETIC.
+when missing): Dice and HD95 (mm) of the BraTS regions, mean over the test subjects. Speed: seconds per 96 x 112 x 96
+subject on one CPU thread (sliding windows of the bundle's ``roi_size``), and parameter counts. Prints both tables as
+markdown. With ``--figure PNG`` it also draws the hardest test case (lowest Vox2Vox mean Dice): the four contrasts, the
+ground truth, Vox2Vox and the thresholds. All data are SYNTHETIC.
 
 Usage::
 

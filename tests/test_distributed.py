@@ -7,6 +7,7 @@ import logging
 import socket
 from pathlib import Path
 
+import ignite.distributed.utils as ignite_dist
 import pytest
 import torch
 import torch.distributed as dist
@@ -39,6 +40,9 @@ def one_rank(monkeypatch):
     yield
     if dist.is_initialized():
         dist.destroy_process_group()
+    # Ignite keeps the process group it saw (a CheckpointSaver asks it for the rank) and would still use it in later
+    # tests of this worker: back to its serial model
+    ignite_dist._set_model(ignite_dist._SerialModel())
 
 
 @pytest.fixture

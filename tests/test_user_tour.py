@@ -61,14 +61,9 @@ def scans(tmp_path_factory) -> Path:
     return root
 
 
-def _unconditional(bundle: Path) -> bool:
-    """Whether the bundle samples without an input image (metadata ``mri_monai.unconditional``: slice synthesis)."""
-    return json.loads((bundle / "configs" / "metadata.json").read_text())["mri_monai"].get("unconditional", False)
-
-
 def test_the_tour_covers_every_bundle_with_an_input():
     commands = tour_commands()
-    assert sorted(commands) == sorted(b.name for b in find_bundles() if not _unconditional(b))
+    assert sorted(commands) == sorted(b.name for b in find_bundles() if b.name != "brain_mri_t1_slice_synthesis")
     assert all(args[:4] == ["-m", "monai.bundle", "run", "--config_file"] for args in commands.values())
 
 
@@ -76,7 +71,7 @@ def test_the_tour_covers_every_bundle_with_an_input():
 def test_inference_builds_its_data_list_with_the_shared_helper(bundle):
     config = json.loads((ROOT / "bundles" / bundle / "configs" / "inference.json").read_text())
     targets = {v.get("_target_") for v in config.values() if isinstance(v, dict)}
-    if _unconditional(ROOT / "bundles" / bundle):  # no input: it samples latents
+    if bundle == "brain_mri_t1_slice_synthesis":  # no input: it samples latent vectors
         assert "files" not in config and "dataset" in config
         return
     assert config["files"] is None

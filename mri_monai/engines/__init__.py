@@ -1,8 +1,6 @@
-"""Training iterations MONAI lacks (conditional and cycle-consistent GANs, a KL autoencoder with a patch discriminator,
-as Ignite engines) and the small workflow pieces bundle configs instantiate instead of ``$`` expressions
-(:mod:`.workflow`)."""
+"""Training iterations MONAI lacks (conditional and cycle-consistent GANs, as Ignite engines) and the small workflow
+pieces bundle configs instantiate instead of ``$`` expressions (:mod:`.workflow`)."""
 
-from .autoencoder_kl import AutoencoderKLTrainer, kl_divergence
 from .checkpoint import latest_checkpoint
 from .conditional_gan import ConditionalGanTrainer, concatenate_channels
 from .cycle_gan import CycleGanTrainer, LinearDecay

@@ -1,4 +1,4 @@
-"""Generative-model helpers: baselines, two-sample test, image pool, translation and synthesis runs, latent diffusion.
+"""Generative-model helpers: baselines, two-sample test, image pool, translation and synthesis runs.
 
 Their metrics (``translation_metrics``, ``nearest_ncc``, ``ms_ssim_diversity``, ``tissue_statistics``,
 ``frechet_distance``, ``mutual_information``): :mod:`mri_monai.metrics`.
@@ -7,15 +7,6 @@ Their metrics (``translation_metrics``, ``nearest_ncc``, ``ms_ssim_diversity``, 
 from .baselines import GaussianSampler, InvertedHistogramMatching, MeanImageSampler
 from .evaluation import TranslationEvaluation
 from .instance_noise import InstanceNoiseSchedule
-from .latent_diffusion import (
-    LatentDiffusionSampler,
-    ReconstructionInferer,
-    encode_slices,
-    latent_items,
-    latent_scale_factor,
-    load_latent_scale,
-    save_latent_scale,
-)
 from .losses import DiscriminatorLoss, GeneratorLoss, r1_penalty
 from .pool import ImagePool
 from .synthesis import (

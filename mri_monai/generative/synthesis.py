@@ -89,23 +89,13 @@ def slice_items(slices: torch.Tensor, key: str = "reals") -> list[dict[str, torc
     return [{key: s} for s in slices]
 
 
-def seeded_latents(num_samples: int, latent_size: int | Sequence[int], seed: int = 0) -> torch.Tensor:
-    """Standard-normal latents drawn from a CPU generator seeded with ``seed``.
+def seeded_latents(num_samples: int, latent_size: int, seed: int = 0) -> torch.Tensor:
+    """(``num_samples``, ``latent_size``) standard-normal latents drawn from a CPU generator seeded with ``seed``.
 
     The same seed gives the same latents whatever the global random state, so samples are reproducible;
     the first rows do not depend on ``num_samples`` (``torch.randn`` fills the rows in order).
-
-    Args:
-        num_samples: number of latents N.
-        latent_size: the shape of one latent: an int L (a GAN's latent vector) or a sequence, e.g. (C, H, W) for the
-            noise a latent diffusion model starts from.
-        seed: seed of the generator.
-
-    Returns:
-        (N, L) or (N, *latent_size) float tensor.
     """
-    shape = (latent_size,) if isinstance(latent_size, int) else tuple(latent_size)
-    return torch.randn(num_samples, *shape, generator=torch.Generator().manual_seed(seed))
+    return torch.randn(num_samples, latent_size, generator=torch.Generator().manual_seed(seed))
 
 
 def dcgan_init(network: nn.Module, std: float = 0.02, device: str | torch.device | None = None) -> nn.Module:
@@ -133,14 +123,9 @@ def dcgan_init(network: nn.Module, std: float = 0.02, device: str | torch.device
 class SampleWriter:
     """Sample slices from a generator: one PNG per sample and all samples as one NIfTI stack.
 
-    The base of every sampler of the synthesis bundles: ``sample(n)`` maps the first ``n`` latents, in batches, to
-    slices in [0, 1] with :meth:`generate`, and ``run()`` writes them. This class runs a GAN generator; a subclass
-    overrides :meth:`generate` (and :meth:`_load` for more weights), e.g.
-    :class:`~mri_monai.generative.LatentDiffusionSampler`.
-
     Args:
         network: generator, (B, L) latents -> (B, 1, X, Y) in [-1, 1].
-        latents: (N, ...) latents (e.g. drawn from a seeded generator), one per sample: (N, L) for a GAN.
+        latents: (N, L) latent vectors (e.g. drawn from a seeded generator).
         output_dir: folder of ``sample_000.png``... and ``samples.nii.gz``.
         voxel_size: in-plane voxel size (mm) written into the NIfTI affine (slices stacked 1 slice apart).
         batch_size: latents per network call.
@@ -163,35 +148,30 @@ class SampleWriter:
         device: str | torch.device = "cpu",
         checkpoint: str | os.PathLike | None = None,
     ) -> None:
-        if latents.ndim < 2 or latents.shape[0] < 1:
-            raise ValueError(f"latents must be (N >= 1, ...), got shape {tuple(latents.shape)}")
+        if latents.ndim != 2 or latents.shape[0] < 1:
+            raise ValueError(f"latents must be (N >= 1, L), got shape {tuple(latents.shape)}")
         self.network, self.latents, self.output_dir = network, latents, Path(output_dir)
         self.voxel_size, self.batch_size, self.device = voxel_size, batch_size, torch.device(device)
         self.checkpoint = checkpoint
 
     def _load(self) -> None:
-        """Load the weights not loaded yet (called before every sampling; loads once)."""
         if self.checkpoint is not None:
             load_state(self.network, self.checkpoint, self.device)
             self.checkpoint = None
 
-    def generate(self, latents: torch.Tensor) -> torch.Tensor:
-        """Slices of a batch of latents on the device: (B, ...) -> (B, 1, X, Y) in [0, 1] (``tanh`` range mapped)."""
-        return ((self.network(latents) + 1) / 2).clamp(0, 1)
-
     @torch.no_grad()
     def sample(self, n: int | None = None) -> torch.Tensor:
-        """The samples of the first ``n`` (default all) latents, (n, 1, X, Y) in [0, 1], on the CPU."""
+        """The samples of the first ``n`` (default all) latents, (n, 1, X, Y) in [0, 1]."""
         latents = self.latents if n is None else self.latents[:n]
         if n is not None and latents.shape[0] < n:
             raise ValueError(f"asked for {n} samples, only {self.latents.shape[0]} latents")
         self._load()
         self.network.eval()
         chunks = [
-            self.generate(latents[i : i + self.batch_size].to(self.device)).cpu()
+            self.network(latents[i : i + self.batch_size].to(self.device)).cpu()
             for i in range(0, latents.shape[0], self.batch_size)
         ]
-        return torch.cat(chunks)
+        return ((torch.cat(chunks) + 1) / 2).clamp(0, 1)
 
     def run(self) -> torch.Tensor:
         samples = self.sample()

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import copy as copy_module
 import os
-import pickle
 from pathlib import Path
 
 import torch
-
-from mri_monai.errors import InputError
 
 __all__ = ["load_state"]
 
@@ -36,8 +33,6 @@ def load_state(
 
     Raises:
         FileNotFoundError: ``path`` does not exist (e.g. weights not trained yet) and not ``missing_ok``.
-        InputError: ``path`` is not a state dict file, or its keys or shapes do not fit ``network`` (e.g. the weights
-            of another architecture, or a network configured with other sizes); the message names the file.
     """
     if path is not None and not Path(path).is_file():
         if missing_ok:
@@ -47,12 +42,5 @@ def load_state(
         network = copy_module.deepcopy(network)
     if path is None:
         return network.to(device)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
-        raise InputError(path, f"not a PyTorch state dict file ({error})") from error
-    try:
-        network.load_state_dict(state)
-    except (RuntimeError, TypeError) as error:
-        raise InputError(path, f"these weights do not fit {type(network).__name__}: {error}") from error
+    network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return network.to(device)

@@ -1,5 +1,5 @@
-"""Real-brain check: the shipped weights of the reconstruction and enhancement bundles against their classical
-baselines on data made from Colin27, a real brain that no bundle is trained on (issue #28).
+"""Real-brain check: the shipped weights of the reconstruction, enhancement and segmentation bundles against their
+classical baselines on data made from Colin27, a real brain that no bundle is trained on (issues #28, #31).
 
 Colin27 is the skull-stripped 1 mm T1w template ``usr/share/mricron/templates/ch2bet.nii.gz`` of Debian's
 ``mricron-data`` (an average of 27 scans of one person): the script runs ``apt-get download mricron-data`` into
@@ -27,15 +27,23 @@ used in training data. The data are made by :mod:`mri_monai.data.real_brain` and
   as their ``evaluate.json`` does (2 mm Gaussian slice profile, every second slice, Rician noise 2 %) and interpolate
   it with cubic B-splines; network against cubic, PSNR and SSIM over the brain (the bundles' metric: voxels above
   ``foreground_threshold`` of the reference maximum).
+- segmentation: Colin27's anatomy on the segmentation task's 2 mm grid, its CSF / grey / white-matter fractions read
+  from its T1w intensities, with one realistic lesion model draw per seed (:data:`LESION_SEEDS`, never tumour-free;
+  lesion, mass effect, mimics, simulated T1 / T1ce / T2 / FLAIR and their acquisition as ``make-data segmentation
+  --lesions realistic``; :func:`~mri_monai.data.real_brain.write_real_brain_segmentation`): the anatomy is real, the
+  contrasts are simulated, since Colin27 is a T1w image only. The bundle's own ``evaluate.json`` scores Vox2Vox, its
+  no-GAN ablation, SegResNet and the thresholds (BraTS-region Dice, mean over the cases); the check is the issue's
+  ranking: Vox2Vox at least every other method. The figure is the case of lowest Vox2Vox Dice.
 
 Networks come from each bundle's ``configs/inference.json`` with its ``models/model.pt`` (the config's own
-``CheckpointLoader``), so retrained weights are picked up unchanged; ``--weights BUNDLE=PATH`` tries other weights.
+``CheckpointLoader``), so retrained weights are picked up unchanged; ``--weights BUNDLE=PATH`` tries other weights
+(not for segmentation, whose evaluate workflow reads its three models from the bundle).
 Prints one markdown table per part with a pass/fail column against the issue's targets, and writes them with a PNG
 figure per part to ``--out`` (default ``benchmarks/real_brain_out/``).
 
 Usage::
 
-    python benchmarks/real_brain.py [--colin PATH] [--cache DIR] [--out DIR] [--only recon,denoising,sr]
+    python benchmarks/real_brain.py [--colin PATH] [--cache DIR] [--out DIR] [--only recon,denoising,sr,segmentation]
         [--weights brain_mri_varnet_reconstruction=candidate.pt ...]
 """
 
@@ -60,16 +68,18 @@ from monai.bundle import ConfigParser
 from monai.engines import Evaluator
 from tqdm import tqdm
 
-from mri_monai.bundle_run import WORKFLOWS
+from mri_monai.bundle_run import WORKFLOWS, evaluation_summary
 from mri_monai.data.atomic import save_nifti
-from mri_monai.data.real_brain import real_brain_subject, write_real_brain_kspace
+from mri_monai.data.real_brain import real_brain_subject, write_real_brain_kspace, write_real_brain_segmentation
 from mri_monai.denoising.baselines import nlm_denoise
 from mri_monai.metrics import fastmri_metrics, foreground_mask, psnr_box, psnr_masked, ssim_box, ssim_masked
+from mri_monai.networks.weights import load_state
 from mri_monai.recon import CompressedSensingd
+from mri_monai.segmentation import hardest_case, write_case_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 COLIN27 = Path("usr/share/mricron/templates/ch2bet.nii.gz")
-PARTS = ("recon", "denoising", "sr")
+PARTS = ("recon", "denoising", "sr", "segmentation")
 WHITE_MATTER_SNRS = (100, 30, 10)
 ACCELERATIONS = (4, 8)
 NOISE_LEVELS = (0.03, 0.05, 0.10)
@@ -84,7 +94,14 @@ SUPER_RESOLUTION = {
     "brain_mri_super_resolution": ("multi-scale fusion CNN", "image"),
     "brain_mri_srgan_3d": ("3D SRGAN", "cubic"),
 }
-#: one table row: bundle, condition, method, PSNR (dB), SSIM, target check (empty for baselines)
+SEGMENTATION = "brats_mri_vox2vox_segmentation"
+#: the segmentation cases' seeds: one lesion each in Colin27's anatomy
+LESION_SEEDS = tuple(range(27000, 27008))
+#: the segmentation evaluate's methods, by their names in the tables
+SEGMENTATION_METHODS = {"network": "Vox2Vox", "no_gan": "same generator, no GAN", "segresnet": "SegResNet",
+                        "threshold": "thresholds"}  # fmt: skip
+#: one table row: bundle, condition, method, two metrics (PSNR (dB) and SSIM, or two Dice), target check (empty for
+#: baselines)
 Row = tuple[str, str, str, float, float, str]
 
 
@@ -295,6 +312,39 @@ def super_resolution(
     return rows, {"x2 through-plane, coronal": panel}, {}
 
 
+def segmentation(
+    colin: Path, data: Path, out: Path
+) -> tuple[list[Row], dict[str, dict[str, np.ndarray]], dict[str, float]]:
+    """Rows of the segmentation part (mean and whole-tumour Dice per method); writes its figure,
+    ``out / "segmentation.png"``, itself (label maps, not the |error| rows of :func:`save_figure`)."""
+    with tqdm(total=2, desc="[real_brain] segmentation", file=sys.stderr) as progress:
+        write_real_brain_segmentation(colin, data, LESION_SEEDS)
+        progress.update()
+        bundle = ROOT / "bundles" / SEGMENTATION
+        summary = evaluation_summary(bundle, data, out / "segmentation_eval", overrides={"num_workers": "0"})
+        progress.update()
+    scores = summary["methods"]
+    condition = f"Colin27 anatomy, {len(LESION_SEEDS)} simulated lesions"
+    vox2vox = scores["network"]["dice_mean"]
+    others = {name: scores[m]["dice_mean"] for m, name in SEGMENTATION_METHODS.items() if m != "network"}
+    margins = ", ".join(f"{vox2vox - v:+.4f} vs {name}" for name, v in others.items())
+    check = verdict(all(vox2vox >= v for v in others.values()), f"mean Dice {margins}")
+    rows = [
+        (SEGMENTATION, condition, name, scores[m]["dice_mean"], scores[m]["dice_wt"], check if m == "network" else "")
+        for m, name in SEGMENTATION_METHODS.items()
+    ]
+    config = ConfigParser()
+    config.read_config(str(bundle / "configs" / "inference.json"))
+    config.update({"bundle_root": str(bundle), "dataset_dir": str(data)})
+    network = load_state(config.get_parsed_content("network_def"), bundle / "models" / "model.pt")
+    hardest = hardest_case(out / "segmentation_eval" / "metrics.csv")
+    item = next(e for e in config.get_parsed_content("dataset#data") if e["label"] == hardest)
+    title = f"Colin27 anatomy, lowest Vox2Vox Dice: {Path(hardest).parent.name}"
+    write_case_figure(config.get_parsed_content("preprocessing"), config.get_parsed_content("inferer"), network, item,
+                      out / "segmentation.png", title)  # fmt: skip
+    return rows, {}, {}
+
+
 def save_figure(path: Path, title: str, blocks: dict[str, dict[str, np.ndarray]]) -> None:
     """PNG of each block's images (the first is the reference) in a row and their |errors| in the row below.
 
@@ -326,15 +376,16 @@ def save_figure(path: Path, title: str, blocks: dict[str, dict[str, np.ndarray]]
     fig.savefig(path, dpi=110)
 
 
-def markdown_table(title: str, rows: list[Row]) -> str:
-    """The rows as a markdown table under ``### title``."""
+def markdown_table(title: str, rows: list[Row], metrics: tuple[str, str] = ("PSNR (dB)", "SSIM")) -> str:
+    """The rows as a markdown table under ``### title``, with the rows' two metrics named ``metrics``."""
     lines = [
         f"### {title}",
         "",
-        "| bundle | condition | method | PSNR (dB) | SSIM | target |",
+        f"| bundle | condition | method | {metrics[0]} | {metrics[1]} | target |",
         "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {b} | {c} | {m} | {p:.2f} | {s:.4f} | {t} |" for b, c, m, p, s, t in rows]
+    first = ".2f" if metrics[0].startswith("PSNR") else ".4f"
+    lines += [f"| {b} | {c} | {m} | {p:{first}} | {s:.4f} | {t} |" for b, c, m, p, s, t in rows]
     return "\n".join(lines)
 
 
@@ -356,7 +407,15 @@ PART_TITLES = {
         "evaluate.json degrades; PSNR / SSIM over the brain)",
         "super_resolution.png",
     ),
+    "segmentation": (
+        "Tumour segmentation in Colin27's anatomy (REAL anatomy on the 2 mm grid, tissue fractions from its T1w; "
+        "SIMULATED lesions, mimics and T1 / T1ce / T2 / FLAIR contrasts, as make-data segmentation --lesions "
+        "realistic; BraTS-region Dice, mean over the cases)",
+        "segmentation.png",
+    ),
 }
+#: the two metrics of a part's rows, where they are not PSNR and SSIM
+PART_METRICS = {"segmentation": ("mean Dice", "whole-tumour Dice")}
 
 
 def run_part(
@@ -366,6 +425,8 @@ def run_part(
     data = out / "data"
     if part == "recon":
         return reconstruction(colin, data / "reconstruction", weights)
+    if part == "segmentation":
+        return segmentation(colin, data / "segmentation", out)
     volume = write_enhancement_volume(colin, data / "enhancement")
     runner: Callable = denoising if part == "denoising" else super_resolution
     return runner(volume, weights)
@@ -407,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    bundles = {"recon": [b for b, _ in RECONSTRUCTION.values()], "denoising": [DENOISING], "sr": list(SUPER_RESOLUTION)}
+    bundles = {"recon": [b for b, _ in RECONSTRUCTION.values()], "denoising": [DENOISING], "sr": list(SUPER_RESOLUTION),
+               "segmentation": [SEGMENTATION]}  # fmt: skip
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     report = [f"Real-brain check run {now}, {torch.get_num_threads()} torch thread(s); Colin27: {colin}."]
     print(report[0], flush=True)
@@ -416,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
         rows, panels, timings = run_part(part, colin, out, weights)
         seconds = time.perf_counter() - started
         title, figure = PART_TITLES[part]
-        save_figure(out / figure, title.split(" (")[0], panels)
+        if panels:  # the segmentation part draws its own
+            save_figure(out / figure, title.split(" (")[0], panels)
         versions = ", ".join(bundle_version(b, weights) for b in bundles[part])
         notes = [f"Weights: {versions}. Wall time {seconds:.0f} s."]
         if "cs_slices" in timings:
@@ -424,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"CS: {timings['cs_seconds']:.0f} s in all, {per_slice:.2f} s per slice.")
         if "nlm_seconds" in timings:
             notes.append(f"NLM: {timings['nlm_seconds']:.1f} s per volume.")
-        report += ["", markdown_table(title, rows), "", " ".join(notes), "", f"![{part}]({figure})"]
+        table = markdown_table(title, rows, PART_METRICS.get(part, ("PSNR (dB)", "SSIM")))
+        report += ["", table, "", " ".join(notes), "", f"![{part}]({figure})"]
         print("\n".join(report[-5:]), flush=True)
     (out / "real_brain.md").write_text("\n".join(report) + "\n")
     print(f"[real_brain] wrote {out / 'real_brain.md'}", file=sys.stderr)

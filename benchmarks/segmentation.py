@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import os
 import sys
 import tempfile
@@ -27,47 +26,16 @@ from pathlib import Path
 import torch
 from monai.bundle import ConfigParser
 from monai.networks.nets import SegResNet
-from monai.transforms import LoadImage
 
 from mri_monai.bundle_run import evaluation_summary
-from mri_monai.data.atomic import atomic_output
 from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.tasks import make_task_data
-from mri_monai.data.tumour import ED, ET, NCR
 from mri_monai.networks.weights import load_state
-from mri_monai.segmentation import ThresholdSegmentation, segmentation_figure
+from mri_monai.segmentation import ThresholdSegmentation, hardest_case, write_case_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brats_mri_vox2vox_segmentation"
 NAMES = {"network": "Vox2Vox", "no_gan": "same generator, no GAN", "segresnet": "SegResNet", "threshold": "thresholds"}
-
-
-def hardest_case(metrics_csv: Path, method: str = "network") -> str:
-    """The case of an evaluate run's ``metrics.csv`` with the lowest ``dice_mean`` for ``method``.
-
-    Raises:
-        ValueError: the file has no row of ``method``.
-    """
-    with open(metrics_csv, newline="") as f:
-        rows = [row for row in csv.DictReader(f) if row["method"] == method]
-    if not rows:
-        raise ValueError(f"{metrics_csv} has no row of method {method!r}")
-    return min(rows, key=lambda row: float(row["dice_mean"]))["case"]
-
-
-def write_hardest_case_figure(config: ConfigParser, network: torch.nn.Module, item: dict, path: Path) -> None:
-    """Draw ``item`` (a datalist entry) with its ground truth, ``network``'s labels and the thresholds' to ``path``."""
-    image = config.get_parsed_content("preprocessing")({"image": item["image"]})["image"]
-    with torch.no_grad():
-        logits = config.get_parsed_content("inferer")(image[None].as_tensor(), network.eval())[0]
-    vox2vox = torch.tensor([0, NCR, ED, ET], dtype=torch.uint8)[logits.argmax(0)]  # the bundle's MapLabelValued
-    reference = LoadImage(image_only=True)(item["label"])
-    thresholds = ThresholdSegmentation()(image.as_tensor())
-    title = f"hardest test case {Path(item['image'][0]).parent.name}"
-    others = {"thresholds": thresholds}
-    fig = segmentation_figure(image, vox2vox, reference, title=title, others=others, prediction_name="Vox2Vox")
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=100)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,11 +70,12 @@ def main(argv: list[str] | None = None) -> int:
             SegResNet(3, init_filters=8, in_channels=4, out_channels=4), BUNDLE / "models" / "segresnet.pt"
         ),
     }
+    inferer, preprocessing = config.get_parsed_content("inferer"), config.get_parsed_content("preprocessing")
     if args.figure:
         item = next(t for t in tests if Path(t["image"][0]).parent == Path(hardest).parent)
-        write_hardest_case_figure(config, networks["network"], item, Path(args.figure))
+        title = f"hardest test case {Path(item['image'][0]).parent.name}"
+        write_case_figure(preprocessing, inferer, networks["network"], item, args.figure, title)
         print(f"\nhardest test case ({hardest}): {args.figure}")
-    inferer, preprocessing = config.get_parsed_content("inferer"), config.get_parsed_content("preprocessing")
     image = preprocessing({"image": tests[0]["image"]})["image"][None].as_tensor()
     print("\n| method | seconds per subject (1 CPU thread) | parameters |\n|---|---|---|")
     for name, net in networks.items():

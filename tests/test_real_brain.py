@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import nibabel as nib
 import numpy as np
 import pytest
 import torch
 
 from mri_monai.data.acquisition import simulate_kspace
-from mri_monai.data.real_brain import real_brain_subject, simulation_snr, write_real_brain_kspace
+from mri_monai.data.real_brain import (
+    real_brain_subject,
+    simulation_snr,
+    tissue_fractions,
+    write_real_brain_kspace,
+    write_real_brain_segmentation,
+)
+from mri_monai.data.realistic_tumour import RealisticLesions, make_realistic_tumour_subject
 from mri_monai.data.tasks import TASKS, reconstruction_kspace_seed, reconstruction_slab
 from mri_monai.recon import LoadFastMRId
 
@@ -86,3 +95,43 @@ def test_simulation_snr_rejects_bad_input():
         simulation_snr(slab, slab > 0, 0.0)
     with pytest.raises(ValueError):
         simulation_snr(slab, slab > 1, 30.0)
+
+
+def test_tissue_fractions_follow_the_intensity_classes(subject):
+    image, labels, fractions = subject.images["t1w"], subject.tissue_labels, subject.fractions
+    total = fractions["csf"] + fractions["gm"] + fractions["wm"]
+    np.testing.assert_allclose(total[image > 0], 1.0, atol=1e-6)
+    assert not total[image == 0].any()
+    for label, tissue in ((1, "csf"), (2, "gm"), (3, "wm")):  # mostly that tissue (the resampling mixes the edges)
+        assert np.median(fractions[tissue][labels == label]) > 0.85
+    # half-way between the grey and white matter means: half of each
+    values = np.repeat([CSF, GREY_MATTER, WHITE_MATTER], 1000).astype(np.float32)
+    volume = np.append(values, (GREY_MATTER + WHITE_MATTER) / 2).reshape(1, 1, -1)
+    mixed = {tissue: f[0, 0, -1] for tissue, f in tissue_fractions(volume).items()}
+    assert mixed["gm"] == pytest.approx(0.5, abs=0.02) and mixed["wm"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_lesions_go_into_the_anatomy_given(brain_file):
+    anatomy = real_brain_subject(brain_file, "segmentation")
+    lesions = RealisticLesions(tumour_free=0.0, mimics=False)
+    subject = make_realistic_tumour_subject(3, lesions=lesions, anatomy=anatomy)
+    assert subject.images["flair"].shape == TASKS["segmentation"].shape
+    np.testing.assert_array_equal(subject.brain_mask, anatomy.brain_mask)
+    np.testing.assert_array_equal(subject.affine, anatomy.affine)
+    tumour = subject.tumour_labels > 0
+    assert tumour.any() and not tumour[anatomy.brain_mask == 0].any()
+    # outside the lesion the white matter is the anatomy's, moved a little by the mass effect
+    healthy = ~tumour & (anatomy.brain_mask > 0)
+    assert np.corrcoef(subject.fractions["wm"][healthy], anatomy.fractions["wm"][healthy])[0, 1] > 0.9
+
+
+def test_real_brain_segmentation_cases_in_the_brats_layout(brain_file, tmp_path):
+    datalist = write_real_brain_segmentation(brain_file, tmp_path / "seg", [5, 6])
+    entries = json.loads(datalist.read_text())["test"]
+    assert [e["subject"] for e in entries] == ["case-5", "case-6"]
+    for entry in entries:
+        images = [nib.load(tmp_path / "seg" / p) for p in entry["image"]]
+        label = np.asarray(nib.load(tmp_path / "seg" / entry["label"]).dataobj)
+        assert all(i.shape == TASKS["segmentation"].shape for i in images) and label.shape == images[0].shape
+        assert set(np.unique(label)) - {0} and set(np.unique(label)) <= {0, 1, 2, 4}  # never tumour-free
+        assert (tmp_path / "seg" / entry["subject"] / "lesions.json").is_file()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import subprocess
@@ -32,6 +31,7 @@ from mri_monai.segmentation import (
     InferWithNetworkd,
     MultiContrastReader,
     ThresholdSegmentation,
+    hardest_case,
     segmentation_figure,
 )
 
@@ -213,17 +213,14 @@ def test_figure_has_every_contrast_and_both_label_maps(subject):
     assert [ax.get_title() for ax in fig.axes][4:] == ["Vox2Vox", "thresholds", "reference"]
 
 
-def test_benchmark_picks_the_case_of_lowest_mean_dice(tmp_path):
-    spec = importlib.util.spec_from_file_location("segmentation_benchmark", ROOT / "benchmarks" / "segmentation.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+def test_hardest_case_is_the_case_of_lowest_mean_dice(tmp_path):
     rows = "case,method,dice_mean\na/t1.nii.gz,network,0.8\nb/t1.nii.gz,network,0.4\nb/t1.nii.gz,threshold,0.9\n"
     rows += "c/t1.nii.gz,network,0.6\nc/t1.nii.gz,threshold,0.1\n"
     (tmp_path / "metrics.csv").write_text(rows)
-    assert benchmark.hardest_case(tmp_path / "metrics.csv") == "b/t1.nii.gz"
-    assert benchmark.hardest_case(tmp_path / "metrics.csv", "threshold") == "c/t1.nii.gz"
+    assert hardest_case(tmp_path / "metrics.csv") == "b/t1.nii.gz"
+    assert hardest_case(tmp_path / "metrics.csv", "threshold") == "c/t1.nii.gz"
     with pytest.raises(ValueError, match="no_gan"):
-        benchmark.hardest_case(tmp_path / "metrics.csv", "no_gan")
+        hardest_case(tmp_path / "metrics.csv", "no_gan")
 
 
 # ---------------------------------------------------------------------------------------------------- bundle

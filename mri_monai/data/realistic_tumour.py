@@ -170,15 +170,20 @@ def make_realistic_tumour_subject(
     shape: Sequence[int] | None = None,
     lesions: RealisticLesions | None = None,
     contrasts: Sequence[str] = LESION_CONTRASTS,
+    anatomy: SyntheticSubject | None = None,
 ) -> SyntheticSubject:
     """One subject of the realistic lesion model, clean (no acquisition yet: see :func:`acquire_realistic`).
 
     Args:
-        seed: makes the subject (the anatomy is :func:`~mri_monai.data.subject.make_subject`'s for this seed).
+        seed: makes the subject (the lesions, the appearance and, unless ``anatomy`` is given, the anatomy:
+            :func:`~mri_monai.data.subject.make_subject`'s for this seed).
         voxel_size: mm, isotropic or per axis.
         shape: grid (X, Y, Z); None keeps the whole resampled template.
         lesions: the model's settings (default :class:`RealisticLesions`).
         contrasts: any of ``t1w``, ``t1ce``, ``t2w``, ``flair``.
+        anatomy: the healthy anatomy to put the lesions in instead of a synthetic one (its ``fractions`` of ``gm``,
+            ``wm`` and ``csf``, ``brain_mask``, ``ddf`` and ``affine``; e.g. a real brain's,
+            :func:`~mri_monai.data.real_brain.real_brain_subject`); ``voxel_size`` and ``shape`` are then its own.
 
     Returns:
         the subject: ``images`` (float32 (X, Y, Z) per contrast, white matter about 1), ``tumour_labels`` (uint8 BraTS
@@ -197,7 +202,8 @@ def make_realistic_tumour_subject(
     unknown = sorted(set(contrasts) - set(LESION_CONTRASTS))
     if unknown:
         raise ValueError(f"unknown contrast(s) {unknown}; choose from {LESION_CONTRASTS}")
-    anatomy = make_subject(seed, voxel_size, shape, contrasts=(), tumour=False)
+    if anatomy is None:
+        anatomy = make_subject(seed, voxel_size, shape, contrasts=(), tumour=False)
     rng = np.random.default_rng([seed, _LESION_STREAM])
     vs = np.asarray(anatomy.voxel_size)
     brain = anatomy.brain_mask > 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import os
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,10 +20,19 @@ from mri_monai.data.readers import ValidatedNibabelReader
 from mri_monai.data.tumour import ED, ET, NCR
 from mri_monai.figures import display_slice, grey_window, panel_figure, save_figure, to_grey
 
+from .baselines import ThresholdSegmentation
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["LABEL_COLOURS", "SaveSegmentationPNGd", "SegmentationPNGHandler", "segmentation_figure"]
+__all__ = [
+    "LABEL_COLOURS",
+    "SaveSegmentationPNGd",
+    "SegmentationPNGHandler",
+    "hardest_case",
+    "segmentation_figure",
+    "write_case_figure",
+]
 
 #: RGB colour of each BraTS label in the figures.
 LABEL_COLOURS = {NCR: (0.9, 0.1, 0.1), ED: (0.1, 0.8, 0.1), ET: (0.1, 0.4, 1.0)}
@@ -144,3 +155,44 @@ class SegmentationPNGHandler:
     def __call__(self, engine: Engine) -> None:
         for output, batch in zip(engine.state.output, engine.state.batch, strict=True):
             self.writer({**batch, **output})
+
+
+def hardest_case(metrics_csv: str | os.PathLike, method: str = "network") -> str:
+    """The case of an evaluate run's ``metrics.csv`` with the lowest ``dice_mean`` for ``method``.
+
+    Raises:
+        ValueError: the file has no row of ``method``.
+    """
+    with open(metrics_csv, newline="") as f:
+        rows = [row for row in csv.DictReader(f) if row["method"] == method]
+    if not rows:
+        raise ValueError(f"{metrics_csv} has no row of method {method!r}")
+    return min(rows, key=lambda row: float(row["dice_mean"]))["case"]
+
+
+def write_case_figure(
+    preprocessing: Callable,
+    inferer: Callable,
+    network: torch.nn.Module,
+    item: dict,
+    path: str | os.PathLike,
+    title: str,
+) -> Path:
+    """Draw a datalist entry with its ground truth, ``network``'s labels and the thresholds' (PNG).
+
+    Args:
+        preprocessing: a bundle's inference preprocessing (``{"image": [4 files]}`` -> (4, X, Y, Z) z-scores).
+        inferer: a bundle's inferer ((1, 4, X, Y, Z) -> (1, 4, X, Y, Z) class scores).
+        network: the generator, its classes 0-3 being background, NCR, ED, ET.
+        item: ``{"image": [t1, t1ce, t2, flair], "label": seg}`` (paths).
+        path: the PNG file.
+        title: the figure's title.
+    """
+    image = preprocessing({"image": item["image"]})["image"]
+    with torch.no_grad():
+        scores = inferer(image[None].as_tensor(), network.eval())[0]
+    labels = torch.tensor([0, NCR, ED, ET], dtype=torch.uint8)[scores.argmax(0)]  # the bundle's MapLabelValued
+    reference = LoadImage(image_only=True)(item["label"])
+    others = {"thresholds": ThresholdSegmentation()(image.as_tensor())}
+    figure = segmentation_figure(image, labels, reference, title=title, others=others, prediction_name="Vox2Vox")
+    return save_figure(figure, path, inputs=[*item["image"], item["label"]])

@@ -75,7 +75,7 @@ from mri_monai.denoising.baselines import nlm_denoise
 from mri_monai.metrics import fastmri_metrics, foreground_mask, psnr_box, psnr_masked, ssim_box, ssim_masked
 from mri_monai.networks.weights import load_state
 from mri_monai.recon import CompressedSensingd
-from mri_monai.segmentation import hardest_case, write_case_figure
+from mri_monai.segmentation import METHOD_NAMES, hardest_case, write_case_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 COLIN27 = Path("usr/share/mricron/templates/ch2bet.nii.gz")
@@ -97,9 +97,6 @@ SUPER_RESOLUTION = {
 SEGMENTATION = "brats_mri_vox2vox_segmentation"
 #: the segmentation cases' seeds: one lesion each in Colin27's anatomy
 LESION_SEEDS = tuple(range(27000, 27008))
-#: the segmentation evaluate's methods, by their names in the tables
-SEGMENTATION_METHODS = {"network": "Vox2Vox", "no_gan": "same generator, no GAN", "segresnet": "SegResNet",
-                        "threshold": "thresholds"}  # fmt: skip
 #: one table row: bundle, condition, method, two metrics (PSNR (dB) and SSIM, or two Dice), target check (empty for
 #: baselines)
 Row = tuple[str, str, str, float, float, str]
@@ -326,12 +323,12 @@ def segmentation(
     scores = summary["methods"]
     condition = f"Colin27 anatomy, {len(LESION_SEEDS)} simulated lesions"
     vox2vox = scores["network"]["dice_mean"]
-    others = {name: scores[m]["dice_mean"] for m, name in SEGMENTATION_METHODS.items() if m != "network"}
+    others = {name: scores[m]["dice_mean"] for m, name in METHOD_NAMES.items() if m != "network"}
     margins = ", ".join(f"{vox2vox - v:+.4f} vs {name}" for name, v in others.items())
     check = verdict(all(vox2vox >= v for v in others.values()), f"mean Dice {margins}")
     rows = [
         (SEGMENTATION, condition, name, scores[m]["dice_mean"], scores[m]["dice_wt"], check if m == "network" else "")
-        for m, name in SEGMENTATION_METHODS.items()
+        for m, name in METHOD_NAMES.items()
     ]
     config = ConfigParser()
     config.read_config(str(bundle / "configs" / "inference.json"))
@@ -376,16 +373,21 @@ def save_figure(path: Path, title: str, blocks: dict[str, dict[str, np.ndarray]]
     fig.savefig(path, dpi=110)
 
 
-def markdown_table(title: str, rows: list[Row], metrics: tuple[str, str] = ("PSNR (dB)", "SSIM")) -> str:
-    """The rows as a markdown table under ``### title``, with the rows' two metrics named ``metrics``."""
+#: the two metrics of a table's rows: (column name, number format)
+Metrics = tuple[tuple[str, str], tuple[str, str]]
+PSNR_SSIM: Metrics = (("PSNR (dB)", ".2f"), ("SSIM", ".4f"))
+
+
+def markdown_table(title: str, rows: list[Row], metrics: Metrics = PSNR_SSIM) -> str:
+    """The rows as a markdown table under ``### title``, their two metrics named and formatted by ``metrics``."""
+    (first, first_format), (second, second_format) = metrics
     lines = [
         f"### {title}",
         "",
-        f"| bundle | condition | method | {metrics[0]} | {metrics[1]} | target |",
+        f"| bundle | condition | method | {first} | {second} | target |",
         "|---|---|---|---|---|---|",
     ]
-    first = ".2f" if metrics[0].startswith("PSNR") else ".4f"
-    lines += [f"| {b} | {c} | {m} | {p:{first}} | {s:.4f} | {t} |" for b, c, m, p, s, t in rows]
+    lines += [f"| {b} | {c} | {m} | {p:{first_format}} | {s:{second_format}} | {t} |" for b, c, m, p, s, t in rows]
     return "\n".join(lines)
 
 
@@ -415,7 +417,7 @@ PART_TITLES = {
     ),
 }
 #: the two metrics of a part's rows, where they are not PSNR and SSIM
-PART_METRICS = {"segmentation": ("mean Dice", "whole-tumour Dice")}
+PART_METRICS: dict[str, Metrics] = {"segmentation": (("mean Dice", ".4f"), ("whole-tumour Dice", ".4f"))}
 
 
 def run_part(
@@ -487,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"CS: {timings['cs_seconds']:.0f} s in all, {per_slice:.2f} s per slice.")
         if "nlm_seconds" in timings:
             notes.append(f"NLM: {timings['nlm_seconds']:.1f} s per volume.")
-        table = markdown_table(title, rows, PART_METRICS.get(part, ("PSNR (dB)", "SSIM")))
+        table = markdown_table(title, rows, PART_METRICS.get(part, PSNR_SSIM))
         report += ["", table, "", " ".join(notes), "", f"![{part}]({figure})"]
         print("\n".join(report[-5:]), flush=True)
     (out / "real_brain.md").write_text("\n".join(report) + "\n")

@@ -31,11 +31,10 @@ from mri_monai.bundle_run import evaluation_summary
 from mri_monai.data.datalists import load_datalist_split
 from mri_monai.data.tasks import make_task_data
 from mri_monai.networks.weights import load_state
-from mri_monai.segmentation import ThresholdSegmentation, hardest_case, write_case_figure
+from mri_monai.segmentation import METHOD_NAMES, ThresholdSegmentation, hardest_case, write_case_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "brats_mri_vox2vox_segmentation"
-NAMES = {"network": "Vox2Vox", "no_gan": "same generator, no GAN", "segresnet": "SegResNet", "threshold": "thresholds"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = list(summary["methods"]["network"])
     print("| method | " + " | ".join(metrics) + " |\n|---|" + "---|" * len(metrics))
     for method, values in summary["methods"].items():
-        print(f"| {NAMES.get(method, method)} | " + " | ".join(f"{values[m]:.4f}" for m in metrics) + " |")
+        print(f"| {METHOD_NAMES.get(method, method)} | " + " | ".join(f"{values[m]:.4f}" for m in metrics) + " |")
 
     config = ConfigParser()
     config.read_config(str(BUNDLE / "configs" / "inference.json"))
@@ -84,10 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             inferer(image, net)
         params = sum(p.numel() for p in net.parameters())
-        print(f"| {NAMES[name]} | {time.perf_counter() - start:.2f} | {params:,} |")
+        print(f"| {METHOD_NAMES[name]} | {time.perf_counter() - start:.2f} | {params:,} |")
     start = time.perf_counter()
     ThresholdSegmentation()(image[0])
-    print(f"| {NAMES['threshold']} | {time.perf_counter() - start:.2f} | 0 |")
+    print(f"| {METHOD_NAMES['threshold']} | {time.perf_counter() - start:.2f} | 0 |")
     return 0
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -27,7 +28,7 @@ from .data.tasks import TASKS, make_task_data
 from .errors import InputError
 from .figures import display_slice, grey_window, panel_figure, save_figure, to_grey
 
-__all__ = ["PROJECT_BUNDLES", "find_bundles", "run_demo", "ensure_demo_data"]
+__all__ = ["PROJECT_BUNDLES", "demo_data_tasks", "ensure_demo_data", "find_bundles", "run_demo"]
 
 #: the bundles of the installed project: ``bundles/`` beside the package in a clone (editable install)
 PROJECT_BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
@@ -53,28 +54,40 @@ def find_bundles(bundles_dir: Path | None = None) -> list[Path]:
                      "of a clone of mri-monai")  # fmt: skip
 
 
+def demo_data_tasks(bundles: Iterable[Path]) -> dict[str, dict]:
+    """The ``make-data`` tasks the bundles' data come from, with their options: task -> options.
+
+    Read from each bundle's metadata block ``mri_monai``: ``data_task`` and ``data_options`` (the options a bundle
+    trained on other than ``make-data``'s defaults needs, e.g. ``{"lesions": "realistic"}``; none by default).
+    """
+    tasks: dict[str, dict] = {}
+    for bundle in bundles:
+        block = _bundle_block(bundle)
+        tasks.setdefault(block["data_task"], {}).update(block.get("data_options", {}))
+    return dict(sorted(tasks.items()))
+
+
 def ensure_demo_data(
-    data_dir: Path, subjects: int, tasks: Iterable[str] = TASKS, options: dict[str, dict] | None = None
+    data_dir: Path, subjects: int, tasks: Mapping[str, Mapping[str, Any]] | None = None
 ) -> dict[str, dict]:
     """Make the demo data of each of ``tasks`` under ``data_dir/<task>`` unless its datalist exists.
 
     Args:
         data_dir: parent folder of the task folders.
         subjects: subjects per task.
-        tasks: ``make-data`` task names.
-        options: task -> ``make-data`` options (``make_task_data`` keywords, e.g. ``{"lesions": "realistic"}``)
-            for the tasks whose bundles were trained on other than the defaults.
+        tasks: task -> ``make-data`` options (``make_task_data`` keywords, e.g. :func:`demo_data_tasks`); None: every
+            task of :data:`~mri_monai.data.tasks.TASKS` with the defaults.
 
     Returns:
         task -> {"datalist": path, "seconds": time spent making it (0 when it existed), "megabytes": size}.
     """
     made = {}
-    for task in tasks:
+    for task, options in (tasks if tasks is not None else dict.fromkeys(TASKS, {})).items():
         folder = data_dir / task
         datalist = folder / "datalist.json"
         started = time.time()
         if not datalist.is_file():
-            make_task_data(task, folder, subjects=subjects, seed=2026, overwrite=True, **(options or {}).get(task, {}))
+            make_task_data(task, folder, subjects=subjects, seed=2026, overwrite=True, **options)
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
         made[task] = {"datalist": datalist, "seconds": time.time() - started, "megabytes": size}
     return made
@@ -112,13 +125,9 @@ def _figure(task: str, datalist: Path, out: Path) -> Path:
     return save_figure(panel_figure(pictures, f"{task} ({origin})"), out / f"{task}_data.png", dpi=90)
 
 
-def _bundle_task(bundle: Path) -> str:
-    return json.loads((bundle / "configs" / "metadata.json").read_text())["mri_monai"]["data_task"]
-
-
-def _bundle_data_options(bundle: Path) -> dict:
-    """The ``make-data`` options of the bundle's data (metadata ``mri_monai.data_options``; none by default)."""
-    return json.loads((bundle / "configs" / "metadata.json").read_text())["mri_monai"].get("data_options", {})
+def _bundle_block(bundle: Path) -> dict:
+    """The bundle's metadata block ``mri_monai``."""
+    return json.loads((bundle / "configs" / "metadata.json").read_text())["mri_monai"]
 
 
 def _figures(run: BundleRun, limit: int = 2) -> list[Path]:
@@ -201,13 +210,12 @@ def run_demo(out: Path, data_dir: Path, subjects: int = 6, bundles_dir: Path | N
     bundles = find_bundles(bundles_dir)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    options = {_bundle_task(b): _bundle_data_options(b) for b in bundles if _bundle_data_options(b)}
-    made = ensure_demo_data(data_dir, subjects, sorted({_bundle_task(b) for b in bundles}), options)
+    made = ensure_demo_data(data_dir, subjects, demo_data_tasks(bundles))
     runs: dict[Path, list[BundleRun]] = {}
     progress = tqdm([(b, w) for b in bundles for w in WORKFLOWS], desc="demo", unit="run")
     for bundle, workflow in progress:
         progress.set_postfix_str(f"{bundle.name} {workflow}")
-        data = made[_bundle_task(bundle)]["datalist"].parent
+        data = made[_bundle_block(bundle)["data_task"]]["datalist"].parent
         runs.setdefault(bundle, []).append(run_bundle(bundle, workflow, data, out / bundle.name / workflow))
     parts = ["<html><head><meta charset='utf-8'><title>mri-monai demo</title></head><body>", "<h1>mri-monai demo</h1>"]
     synthetic = all(synthetic_origin(info["datalist"]) for info in made.values())

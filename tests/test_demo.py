@@ -123,8 +123,8 @@ def test_demo_data_get_the_options_of_the_bundles_metadata(tmp_path, monkeypatch
     seg, den = _toy_bundle(bundles, "seg_bundle", fails=False), _toy_bundle(bundles, "den_bundle", fails=False)
     meta = {"version": "0.1.0", "mri_monai": {"data_task": "segmentation", "data_options": {"lesions": "realistic"}}}
     (seg / "configs" / "metadata.json").write_text(json.dumps(meta))
-    options = {demo._bundle_task(b): demo._bundle_data_options(b) for b in (seg, den) if demo._bundle_data_options(b)}
-    assert options == {"segmentation": {"lesions": "realistic"}}
-    demo.ensure_demo_data(tmp_path / "data", 3, ["denoising", "segmentation"], options)
+    tasks = demo.demo_data_tasks([seg, den])
+    assert tasks == {"denoising": {}, "segmentation": {"lesions": "realistic"}}
+    assert set(demo.ensure_demo_data(tmp_path / "data", 3, tasks)) == {"denoising", "segmentation"}
     assert calls["segmentation"]["lesions"] == "realistic" and "lesions" not in calls["denoising"]
     assert calls["segmentation"]["subjects"] == 3 and calls["segmentation"]["seed"] == 2026

@@ -106,9 +106,9 @@ def tissue_fractions(image: np.ndarray) -> dict[str, np.ndarray]:
         ``{"csf", "gm", "wm"}`` -> float32 (X, Y, Z) fractions, summing to 1 in the brain.
     """
     brain = image > 0
-    low, high = tissue_thresholds(image)
-    classes = np.digitize(image[brain], [low, high])
-    means = [float(image[brain][classes == c].mean()) for c in range(3)]
+    values = image[brain]
+    classes = np.digitize(values, tissue_thresholds(image))
+    means = [float(values[classes == c].mean()) for c in range(3)]
     # position on the CSF (0) - GM (1) - WM (2) axis, piecewise linear between the class means
     position = np.interp(image, means, [0.0, 1.0, 2.0])
     fractions = {

@@ -4,6 +4,13 @@ The BraTS region metrics (``brats_region_metrics``, the case score ``segmentatio
 """
 
 from .baselines import ThresholdSegmentation, ThresholdSegmentationd
-from .figures import SaveSegmentationPNGd, SegmentationPNGHandler, hardest_case, segmentation_figure, write_case_figure
+from .figures import (
+    METHOD_NAMES,
+    SaveSegmentationPNGd,
+    SegmentationPNGHandler,
+    hardest_case,
+    segmentation_figure,
+    write_case_figure,
+)
 from .readers import MultiContrastReader
 from .transforms import InferWithNetworkd, with_reference

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LABEL_COLOURS",
+    "METHOD_NAMES",
     "SaveSegmentationPNGd",
     "SegmentationPNGHandler",
     "hardest_case",
@@ -34,6 +35,10 @@ __all__ = [
     "write_case_figure",
 ]
 
+#: the segmentation bundle's evaluated methods (``metrics.csv`` / ``metrics_summary.json`` keys), by their names in
+#: tables and figures
+METHOD_NAMES = {"network": "Vox2Vox", "no_gan": "same generator, no GAN", "segresnet": "SegResNet",
+                "threshold": "thresholds"}  # fmt: skip
 #: RGB colour of each BraTS label in the figures.
 LABEL_COLOURS = {NCR: (0.9, 0.1, 0.1), ED: (0.1, 0.8, 0.1), ET: (0.1, 0.4, 1.0)}
 
@@ -194,5 +199,7 @@ def write_case_figure(
     labels = torch.tensor([0, NCR, ED, ET], dtype=torch.uint8)[scores.argmax(0)]  # the bundle's MapLabelValued
     reference = LoadImage(image_only=True)(item["label"])
     others = {"thresholds": ThresholdSegmentation()(image.as_tensor())}
-    figure = segmentation_figure(image, labels, reference, title=title, others=others, prediction_name="Vox2Vox")
+    figure = segmentation_figure(
+        image, labels, reference, title=title, others=others, prediction_name=METHOD_NAMES["network"]
+    )
     return save_figure(figure, path, inputs=[*item["image"], item["label"]])
